@@ -17,8 +17,8 @@ const (
 	StorageNone     = "none"
 	StorageExternal = "external"
 	StorageJournal  = "journal"
-	// StorageBoth was accepted by systemd before v229 (journal and file);
-	// newer systemd logs it as invalid and ignores the line.
+	// StorageBoth (journal and file) was accepted by early systemd
+	// releases; current systemd logs it as invalid and ignores the line.
 	StorageBoth = "both"
 )
 
