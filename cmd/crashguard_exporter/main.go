@@ -50,7 +50,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	logger, err := logging.New(os.Stderr, *logCfg)
+	logger, slogBase, err := logging.New(os.Stderr, *logCfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -107,7 +107,7 @@ func run(args []string) int {
 	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	if err := web.ListenAndServe(srv, webFlags, logging.Slog(logger, *logCfg)); err != nil {
+	if err := web.ListenAndServe(srv, webFlags, logging.Slog(slogBase, *logCfg)); err != nil {
 		level.Error(logger).Log("msg", "Server stopped", "err", err)
 		return 1
 	}

@@ -37,8 +37,9 @@ func AddFlags(app *kingpin.Application) *Config {
 	return c
 }
 
-// New returns a leveled, timestamped logger writing to w.
-func New(w io.Writer, c Config) (log.Logger, error) {
+// New returns a leveled, timestamped logger writing to w, and the same
+// logger without timestamp and caller for Slog, whose handler adds its own.
+func New(w io.Writer, c Config) (logger, forSlog log.Logger, err error) {
 	var l log.Logger
 	switch c.Format {
 	case "", "logfmt":
@@ -46,7 +47,7 @@ func New(w io.Writer, c Config) (log.Logger, error) {
 	case "json":
 		l = log.NewJSONLogger(log.NewSyncWriter(w))
 	default:
-		return nil, fmt.Errorf("unknown log format %q", c.Format)
+		return nil, nil, fmt.Errorf("unknown log format %q", c.Format)
 	}
 	var opt level.Option
 	switch c.Level {
@@ -59,13 +60,14 @@ func New(w io.Writer, c Config) (log.Logger, error) {
 	case "error":
 		opt = level.AllowError()
 	default:
-		return nil, fmt.Errorf("unknown log level %q", c.Level)
+		return nil, nil, fmt.Errorf("unknown log level %q", c.Level)
 	}
 	l = level.NewFilter(l, opt)
-	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), nil
+	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), l, nil
 }
 
-// Slog bridges a go-kit logger to slog at the configured level.
+// Slog bridges a go-kit logger (the second result of New) to slog at the
+// configured level.
 func Slog(l log.Logger, c Config) *slog.Logger {
 	lv := new(slog.LevelVar)
 	switch c.Level {
