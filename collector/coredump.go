@@ -43,10 +43,10 @@ func newCoredumpCollector(cfg Config) *coredumpCollector {
 		cfg: cfg,
 		handler: d("handler", "1 for the handler /proc/sys/kernel/core_pattern sends user-space core dumps to, 0 for the others "+
 			"(systemd-coredump, apport, abrt, pipe = another helper, socket, file, disabled).", "handler"),
-		pattern: d("pattern_info", "Always 1; pattern is /proc/sys/kernel/core_pattern (at most 127 bytes, one per host), helper the basename of a pipe helper.", "pattern", "helper"),
-		usesPID: d("uses_pid", "Value of /proc/sys/kernel/core_uses_pid: 1 appends .PID to file core dumps.", nil...),
+		pattern:   d("pattern_info", "Always 1; pattern is /proc/sys/kernel/core_pattern (at most 127 bytes, one per host), helper the basename of a pipe helper.", "pattern", "helper"),
+		usesPID:   d("uses_pid", "Value of /proc/sys/kernel/core_uses_pid: 1 appends .PID to file core dumps.", nil...),
 		pipeLimit: d("pipe_limit", "Value of /proc/sys/kernel/core_pipe_limit: how many crashing processes may be piped to the helper at once; 0 is unlimited.", nil...),
-		suid: d("suid_dumpable", "Value of /proc/sys/fs/suid_dumpable: 0 no dumps of setuid programs, 1 debug (insecure), 2 readable by root only.", nil...),
+		suid:      d("suid_dumpable", "Value of /proc/sys/fs/suid_dumpable: 0 no dumps of setuid programs, 1 debug (insecure), 2 readable by root only.", nil...),
 		initLimit: d("init_core_limit_bytes", "RLIMIT_CORE of PID 1 from /proc/1/limits (inherited by services unless they override it); +Inf is unlimited. "+
 			"A pipe handler ignores it except that a limit of 1 disables dumps.", "limit"),
 		storage: d("systemd_storage", "1 for systemd-coredump's effective Storage= (coredump.conf and its drop-ins under --path.rootfs), 0 for the others; absent when no coredump.conf exists.", "storage"),
