@@ -1,0 +1,368 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
+)
+
+// Parse errors wrap fsutil.ErrGarbage so that fsutil.Reason reports them as
+// "garbage".
+var (
+	errEmpty     = fmt.Errorf("%w: empty", fsutil.ErrGarbage)
+	errLine      = fmt.Errorf("%w: line is not \"key value\"", fsutil.ErrGarbage)
+	errNumber    = fmt.Errorf("%w: not an unsigned decimal", fsutil.ErrGarbage)
+	errNoKnown   = fmt.Errorf("%w: no known key", fsutil.ErrGarbage)
+	errMaxFormat = fmt.Errorf("%w: neither \"max\" nor a number", fsutil.ErrGarbage)
+)
+
+// v1Unlimited is the smallest value treated as "no limit" in v1 limit
+// files. The kernel writes PAGE_COUNTER_MAX in bytes, LONG_MAX rounded down
+// to the page size: 9223372036854771712 with 4 KiB pages,
+// 9223372036854759424 with 16 KiB and 9223372036854710272 with 64 KiB. Any
+// value of 2^62 (4 EiB) or more is far beyond any real limit, so all page
+// sizes are covered without listing them.
+const v1Unlimited = 1 << 62
+
+// ParseUint parses a file holding one unsigned decimal (pids.current,
+// memory.current, memory.failcnt, memory.usage_in_bytes).
+func ParseUint(b []byte) (uint64, error) {
+	b = trimSpace(b)
+	if len(b) == 0 {
+		return 0, errEmpty
+	}
+	return parseUint(b)
+}
+
+// ParseMax parses pids.max, memory.max, memory.high and similar files:
+// "max" is +Inf, otherwise an unsigned decimal.
+func ParseMax(b []byte) (float64, error) {
+	b = trimSpace(b)
+	if string(b) == "max" {
+		return math.Inf(1), nil
+	}
+	if len(b) == 0 {
+		return 0, errEmpty
+	}
+	v, err := parseUint(b)
+	if err != nil {
+		return 0, errMaxFormat
+	}
+	return float64(v), nil
+}
+
+// ParseV1Limit parses v1 memory.limit_in_bytes (and memsw/soft limits):
+// the unlimited sentinel, any value ≥ 2^62, is +Inf. "max" is accepted too,
+// as v1 pids.max writes it.
+func ParseV1Limit(b []byte) (float64, error) {
+	v, err := ParseMax(b)
+	if err != nil {
+		return 0, err
+	}
+	if v >= v1Unlimited {
+		return math.Inf(1), nil
+	}
+	return v, nil
+}
+
+// ParseFlatKeyed calls fn for every "key value" line of a flat keyed file
+// (memory.events, memory.stat, pids.events, memory.oom_control, …). key
+// aliases b and is only valid during the call. Every value must be an
+// unsigned decimal; empty lines are skipped. It does not allocate.
+func ParseFlatKeyed(b []byte, fn func(key []byte, value uint64)) error {
+	n := 0
+	err := eachLine(b, func(key, val []byte) error {
+		v, err := parseUint(val)
+		if err != nil {
+			return err
+		}
+		n++
+		fn(key, v)
+		return nil
+	})
+	if err == nil && n == 0 {
+		err = errEmpty
+	}
+	return err
+}
+
+// MemoryEvents is v2 memory.events or memory.events.local.
+type MemoryEvents struct {
+	Low, High, Max, OOM, OOMKill uint64
+	// OOMGroupKill appeared in 5.17; HasOOMGroupKill says whether it was
+	// present.
+	OOMGroupKill    uint64
+	HasOOMGroupKill bool
+}
+
+// ParseMemoryEvents parses memory.events / memory.events.local by key;
+// unknown keys (sock_throttled from 6.19, future ones) are ignored.
+func ParseMemoryEvents(b []byte) (MemoryEvents, error) {
+	var e MemoryEvents
+	err := parseKnown(b, func(key []byte) (*uint64, bool) {
+		switch string(key) {
+		case "low":
+			return &e.Low, true
+		case "high":
+			return &e.High, true
+		case "max":
+			return &e.Max, true
+		case "oom":
+			return &e.OOM, true
+		case "oom_kill":
+			return &e.OOMKill, true
+		case "oom_group_kill":
+			e.HasOOMGroupKill = true
+			return &e.OOMGroupKill, true
+		}
+		return nil, false
+	})
+	return e, err
+}
+
+// PidsEvents is pids.events or pids.events.local.
+type PidsEvents struct {
+	Max uint64
+}
+
+// ParsePidsEvents parses pids.events / pids.events.local by key.
+func ParsePidsEvents(b []byte) (PidsEvents, error) {
+	var e PidsEvents
+	err := parseKnown(b, func(key []byte) (*uint64, bool) {
+		if string(key) == "max" {
+			return &e.Max, true
+		}
+		return nil, false
+	})
+	return e, err
+}
+
+// OOMControl is v1 memory.oom_control.
+type OOMControl struct {
+	OOMKillDisable bool
+	UnderOOM       bool
+	// OOMKill counts kills in this cgroup only (4.13+); HasOOMKill says
+	// whether the kernel wrote it.
+	OOMKill    uint64
+	HasOOMKill bool
+}
+
+// ParseOOMControl parses v1 memory.oom_control.
+func ParseOOMControl(b []byte) (OOMControl, error) {
+	var c OOMControl
+	var disable, under uint64
+	err := parseKnown(b, func(key []byte) (*uint64, bool) {
+		switch string(key) {
+		case "oom_kill_disable":
+			return &disable, true
+		case "under_oom":
+			return &under, true
+		case "oom_kill":
+			c.HasOOMKill = true
+			return &c.OOMKill, true
+		}
+		return nil, false
+	})
+	c.OOMKillDisable, c.UnderOOM = disable != 0, under != 0
+	return c, err
+}
+
+// MemoryStat holds the memory.stat keys the exporter uses, v2 and v1
+// names side by side; the hierarchy's Version says which are meaningful.
+// All values are bytes.
+type MemoryStat struct {
+	// v2 (and the v1 names that mean the same).
+	Anon, File, Shmem                   uint64
+	Slab, SlabReclaimable, SlabUnreclaim uint64
+	FileDirty, FileWriteback            uint64
+	InactiveFile, ActiveFile            uint64
+	InactiveAnon, ActiveAnon            uint64
+	Kernel, Sock                        uint64
+
+	// v1: this cgroup only.
+	Cache, RSS, Dirty, Writeback uint64
+	// v1: hierarchical, the total_ keys.
+	TotalCache, TotalRSS, TotalDirty, TotalWriteback uint64
+	TotalInactiveFile, TotalActiveFile, TotalShmem     uint64
+}
+
+// maxStatLines bounds the work on a runaway file; a 6.x memory.stat has
+// about 70 lines, v1 about 40.
+const maxStatLines = 1024
+
+// ParseMemoryStat parses v2 or v1 memory.stat by key, ignoring keys it
+// does not know.
+func ParseMemoryStat(b []byte) (MemoryStat, error) {
+	var s MemoryStat
+	err := parseKnown(b, func(key []byte) (*uint64, bool) {
+		switch string(key) {
+		case "anon":
+			return &s.Anon, true
+		case "file":
+			return &s.File, true
+		case "shmem":
+			return &s.Shmem, true
+		case "slab":
+			return &s.Slab, true
+		case "slab_reclaimable":
+			return &s.SlabReclaimable, true
+		case "slab_unreclaimable":
+			return &s.SlabUnreclaim, true
+		case "file_dirty":
+			return &s.FileDirty, true
+		case "file_writeback":
+			return &s.FileWriteback, true
+		case "inactive_file":
+			return &s.InactiveFile, true
+		case "active_file":
+			return &s.ActiveFile, true
+		case "inactive_anon":
+			return &s.InactiveAnon, true
+		case "active_anon":
+			return &s.ActiveAnon, true
+		case "kernel":
+			return &s.Kernel, true
+		case "sock":
+			return &s.Sock, true
+		case "cache":
+			return &s.Cache, true
+		case "rss":
+			return &s.RSS, true
+		case "dirty":
+			return &s.Dirty, true
+		case "writeback":
+			return &s.Writeback, true
+		case "total_cache":
+			return &s.TotalCache, true
+		case "total_rss":
+			return &s.TotalRSS, true
+		case "total_dirty":
+			return &s.TotalDirty, true
+		case "total_writeback":
+			return &s.TotalWriteback, true
+		case "total_inactive_file":
+			return &s.TotalInactiveFile, true
+		case "total_active_file":
+			return &s.TotalActiveFile, true
+		case "total_shmem":
+			return &s.TotalShmem, true
+		}
+		return nil, false
+	})
+	return s, err
+}
+
+// parseKnown walks "key value" lines, parsing the value only for keys that
+// slot returns a destination for. The file must be well formed and hold at
+// least one known key.
+func parseKnown(b []byte, slot func(key []byte) (*uint64, bool)) error {
+	known := 0
+	err := eachLine(b, func(key, val []byte) error {
+		dst, ok := slot(key)
+		if !ok {
+			return nil
+		}
+		v, err := parseUint(val)
+		if err != nil {
+			return err
+		}
+		*dst = v
+		known++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if known == 0 {
+		if len(trimSpace(b)) == 0 {
+			return errEmpty
+		}
+		return errNoKnown
+	}
+	return nil
+}
+
+var errTooManyLines = fmt.Errorf("%w: more than %d lines", fsutil.ErrGarbage, maxStatLines)
+
+// eachLine splits b into "key value" lines. Exactly one run of spaces
+// separates key and value (the kernel writes one); trailing spaces and
+// a final newline are tolerated, empty lines skipped.
+func eachLine(b []byte, fn func(key, val []byte) error) error {
+	lines := 0
+	for len(b) > 0 {
+		var line []byte
+		i := 0
+		for i < len(b) && b[i] != '\n' {
+			i++
+		}
+		line = b[:i]
+		if i < len(b) {
+			b = b[i+1:]
+		} else {
+			b = nil
+		}
+		line = trimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		lines++
+		if lines > maxStatLines {
+			return errTooManyLines
+		}
+		sp := 0
+		for sp < len(line) && line[sp] != ' ' && line[sp] != '\t' {
+			sp++
+		}
+		if sp == 0 || sp == len(line) {
+			return errLine
+		}
+		val := line[sp:]
+		for len(val) > 0 && (val[0] == ' ' || val[0] == '\t') {
+			val = val[1:]
+		}
+		for j := range val {
+			if val[j] == ' ' || val[j] == '\t' {
+				return errLine
+			}
+		}
+		if err := fn(line[:sp], val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseUint(b []byte) (uint64, error) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, errNumber
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, errNumber
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, errNumber
+		}
+		v = v*10 + d
+	}
+	return v, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+// IsGarbage reports whether err came from unparsable contents.
+func IsGarbage(err error) bool { return errors.Is(err, fsutil.ErrGarbage) }
