@@ -167,7 +167,7 @@ var (
 		[]string{"collector"}, nil)
 	scrapeFileErrorsDesc = prometheus.NewDesc(
 		prometheus.BuildFQName(namespace, "scrape", "collector_file_errors"),
-		"Files or directories a collector could not use in this scrape, by reason (permission, too_large, not_regular, symlink, garbage, io). Only non-zero reasons are exported; each path is logged once.",
+		"Files or directories a collector could not use in this scrape, by reason (permission, too_large, not_regular, symlink, garbage, timeout, io). Only non-zero reasons are exported; each path is logged once.",
 		[]string{"collector", "reason"}, nil)
 )
 

@@ -140,7 +140,7 @@ func TestFileErrorsAreCountedPerScrape(t *testing.T) {
 	reg.MustRegister(e.Bind(context.Background()))
 	for i := 0; i < 2; i++ { // counts are per scrape, not cumulative
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP crashguard_scrape_collector_file_errors Files or directories a collector could not use in this scrape, by reason (permission, too_large, not_regular, symlink, garbage, io). Only non-zero reasons are exported; each path is logged once.
+# HELP crashguard_scrape_collector_file_errors Files or directories a collector could not use in this scrape, by reason (permission, too_large, not_regular, symlink, garbage, timeout, io). Only non-zero reasons are exported; each path is logged once.
 # TYPE crashguard_scrape_collector_file_errors gauge
 crashguard_scrape_collector_file_errors{collector="files",reason="garbage"} 1
 crashguard_scrape_collector_file_errors{collector="files",reason="permission"} 2
