@@ -57,14 +57,21 @@ func ParseMax(b []byte) (float64, error) {
 // the unlimited sentinel, any value ≥ 2^62, is +Inf. "max" is accepted too,
 // as v1 pids.max writes it.
 func ParseV1Limit(b []byte) (float64, error) {
-	v, err := ParseMax(b)
+	t := trimSpace(b)
+	if string(t) == "max" {
+		return math.Inf(1), nil
+	}
+	if len(t) == 0 {
+		return 0, errEmpty
+	}
+	v, err := parseUint(t)
 	if err != nil {
-		return 0, err
+		return 0, errMaxFormat
 	}
 	if v >= v1Unlimited {
 		return math.Inf(1), nil
 	}
-	return v, nil
+	return float64(v), nil
 }
 
 // ParseFlatKeyed calls fn for every "key value" line of a flat keyed file
@@ -100,26 +107,29 @@ type MemoryEvents struct {
 // ParseMemoryEvents parses memory.events / memory.events.local by key;
 // unknown keys (sock_throttled from 6.19, future ones) are ignored.
 func ParseMemoryEvents(b []byte) (MemoryEvents, error) {
-	var e MemoryEvents
-	err := parseKnown(b, func(key []byte) (*uint64, bool) {
-		switch string(key) {
-		case "low":
-			return &e.Low, true
-		case "high":
-			return &e.High, true
-		case "max":
-			return &e.Max, true
-		case "oom":
-			return &e.OOM, true
-		case "oom_kill":
-			return &e.OOMKill, true
-		case "oom_group_kill":
-			e.HasOOMGroupKill = true
-			return &e.OOMGroupKill, true
-		}
-		return nil, false
-	})
+	var v [6]uint64
+	seen, err := parseKnown(b, memoryEventsIndex, v[:])
+	e := MemoryEvents{Low: v[0], High: v[1], Max: v[2], OOM: v[3], OOMKill: v[4], OOMGroupKill: v[5]}
+	e.HasOOMGroupKill = seen&(1<<5) != 0
 	return e, err
+}
+
+func memoryEventsIndex(key []byte) int {
+	switch string(key) {
+	case "low":
+		return 0
+	case "high":
+		return 1
+	case "max":
+		return 2
+	case "oom":
+		return 3
+	case "oom_kill":
+		return 4
+	case "oom_group_kill":
+		return 5
+	}
+	return -1
 }
 
 // PidsEvents is pids.events or pids.events.local.
@@ -129,14 +139,16 @@ type PidsEvents struct {
 
 // ParsePidsEvents parses pids.events / pids.events.local by key.
 func ParsePidsEvents(b []byte) (PidsEvents, error) {
-	var e PidsEvents
-	err := parseKnown(b, func(key []byte) (*uint64, bool) {
-		if string(key) == "max" {
-			return &e.Max, true
-		}
-		return nil, false
-	})
-	return e, err
+	var v [1]uint64
+	_, err := parseKnown(b, pidsEventsIndex, v[:])
+	return PidsEvents{Max: v[0]}, err
+}
+
+func pidsEventsIndex(key []byte) int {
+	if string(key) == "max" {
+		return 0
+	}
+	return -1
 }
 
 // OOMControl is v1 memory.oom_control.
@@ -151,22 +163,26 @@ type OOMControl struct {
 
 // ParseOOMControl parses v1 memory.oom_control.
 func ParseOOMControl(b []byte) (OOMControl, error) {
-	var c OOMControl
-	var disable, under uint64
-	err := parseKnown(b, func(key []byte) (*uint64, bool) {
-		switch string(key) {
-		case "oom_kill_disable":
-			return &disable, true
-		case "under_oom":
-			return &under, true
-		case "oom_kill":
-			c.HasOOMKill = true
-			return &c.OOMKill, true
-		}
-		return nil, false
-	})
-	c.OOMKillDisable, c.UnderOOM = disable != 0, under != 0
-	return c, err
+	var v [3]uint64
+	seen, err := parseKnown(b, oomControlIndex, v[:])
+	return OOMControl{
+		OOMKillDisable: v[0] != 0,
+		UnderOOM:       v[1] != 0,
+		OOMKill:        v[2],
+		HasOOMKill:     seen&(1<<2) != 0,
+	}, err
+}
+
+func oomControlIndex(key []byte) int {
+	switch string(key) {
+	case "oom_kill_disable":
+		return 0
+	case "under_oom":
+		return 1
+	case "oom_kill":
+		return 2
+	}
+	return -1
 }
 
 // MemoryStat holds the memory.stat keys the exporter uses, v2 and v1
@@ -174,18 +190,18 @@ func ParseOOMControl(b []byte) (OOMControl, error) {
 // All values are bytes.
 type MemoryStat struct {
 	// v2 (and the v1 names that mean the same).
-	Anon, File, Shmem                   uint64
+	Anon, File, Shmem                    uint64
 	Slab, SlabReclaimable, SlabUnreclaim uint64
-	FileDirty, FileWriteback            uint64
-	InactiveFile, ActiveFile            uint64
-	InactiveAnon, ActiveAnon            uint64
-	Kernel, Sock                        uint64
+	FileDirty, FileWriteback             uint64
+	InactiveFile, ActiveFile             uint64
+	InactiveAnon, ActiveAnon             uint64
+	Kernel, Sock                         uint64
 
 	// v1: this cgroup only.
 	Cache, RSS, Dirty, Writeback uint64
 	// v1: hierarchical, the total_ keys.
 	TotalCache, TotalRSS, TotalDirty, TotalWriteback uint64
-	TotalInactiveFile, TotalActiveFile, TotalShmem     uint64
+	TotalInactiveFile, TotalActiveFile, TotalShmem   uint64
 }
 
 // maxStatLines bounds the work on a runaway file; a 6.x memory.stat has
@@ -195,93 +211,120 @@ const maxStatLines = 1024
 // ParseMemoryStat parses v2 or v1 memory.stat by key, ignoring keys it
 // does not know.
 func ParseMemoryStat(b []byte) (MemoryStat, error) {
-	var s MemoryStat
-	err := parseKnown(b, func(key []byte) (*uint64, bool) {
-		switch string(key) {
-		case "anon":
-			return &s.Anon, true
-		case "file":
-			return &s.File, true
-		case "shmem":
-			return &s.Shmem, true
-		case "slab":
-			return &s.Slab, true
-		case "slab_reclaimable":
-			return &s.SlabReclaimable, true
-		case "slab_unreclaimable":
-			return &s.SlabUnreclaim, true
-		case "file_dirty":
-			return &s.FileDirty, true
-		case "file_writeback":
-			return &s.FileWriteback, true
-		case "inactive_file":
-			return &s.InactiveFile, true
-		case "active_file":
-			return &s.ActiveFile, true
-		case "inactive_anon":
-			return &s.InactiveAnon, true
-		case "active_anon":
-			return &s.ActiveAnon, true
-		case "kernel":
-			return &s.Kernel, true
-		case "sock":
-			return &s.Sock, true
-		case "cache":
-			return &s.Cache, true
-		case "rss":
-			return &s.RSS, true
-		case "dirty":
-			return &s.Dirty, true
-		case "writeback":
-			return &s.Writeback, true
-		case "total_cache":
-			return &s.TotalCache, true
-		case "total_rss":
-			return &s.TotalRSS, true
-		case "total_dirty":
-			return &s.TotalDirty, true
-		case "total_writeback":
-			return &s.TotalWriteback, true
-		case "total_inactive_file":
-			return &s.TotalInactiveFile, true
-		case "total_active_file":
-			return &s.TotalActiveFile, true
-		case "total_shmem":
-			return &s.TotalShmem, true
-		}
-		return nil, false
-	})
-	return s, err
+	var v [25]uint64
+	_, err := parseKnown(b, memoryStatIndex, v[:])
+	return MemoryStat{
+		Anon:              v[0],
+		File:              v[1],
+		Shmem:             v[2],
+		Slab:              v[3],
+		SlabReclaimable:   v[4],
+		SlabUnreclaim:     v[5],
+		FileDirty:         v[6],
+		FileWriteback:     v[7],
+		InactiveFile:      v[8],
+		ActiveFile:        v[9],
+		InactiveAnon:      v[10],
+		ActiveAnon:        v[11],
+		Kernel:            v[12],
+		Sock:              v[13],
+		Cache:             v[14],
+		RSS:               v[15],
+		Dirty:             v[16],
+		Writeback:         v[17],
+		TotalCache:        v[18],
+		TotalRSS:          v[19],
+		TotalDirty:        v[20],
+		TotalWriteback:    v[21],
+		TotalInactiveFile: v[22],
+		TotalActiveFile:   v[23],
+		TotalShmem:        v[24],
+	}, err
+}
+
+func memoryStatIndex(key []byte) int {
+	switch string(key) {
+	case "anon":
+		return 0
+	case "file":
+		return 1
+	case "shmem":
+		return 2
+	case "slab":
+		return 3
+	case "slab_reclaimable":
+		return 4
+	case "slab_unreclaimable":
+		return 5
+	case "file_dirty":
+		return 6
+	case "file_writeback":
+		return 7
+	case "inactive_file":
+		return 8
+	case "active_file":
+		return 9
+	case "inactive_anon":
+		return 10
+	case "active_anon":
+		return 11
+	case "kernel":
+		return 12
+	case "sock":
+		return 13
+	case "cache":
+		return 14
+	case "rss":
+		return 15
+	case "dirty":
+		return 16
+	case "writeback":
+		return 17
+	case "total_cache":
+		return 18
+	case "total_rss":
+		return 19
+	case "total_dirty":
+		return 20
+	case "total_writeback":
+		return 21
+	case "total_inactive_file":
+		return 22
+	case "total_active_file":
+		return 23
+	case "total_shmem":
+		return 24
+	}
+	return -1
 }
 
 // parseKnown walks "key value" lines, parsing the value only for keys that
-// slot returns a destination for. The file must be well formed and hold at
-// least one known key.
-func parseKnown(b []byte, slot func(key []byte) (*uint64, bool)) error {
-	known := 0
-	err := eachLine(b, func(key, val []byte) error {
-		dst, ok := slot(key)
-		if !ok {
+// index maps to a slot of vals; seen has bit i set when slot i was found.
+// The file must be well formed and hold at least one known key.
+func parseKnown(b []byte, index func(key []byte) int, vals []uint64) (seen uint64, err error) {
+	err = eachLine(b, func(key, val []byte) error {
+		i := index(key)
+		if i < 0 || i >= len(vals) {
 			return nil
 		}
 		v, err := parseUint(val)
 		if err != nil {
 			return err
 		}
-		*dst = v
-		known++
+		vals[i] = v
+		seen |= 1 << uint(i)
 		return nil
 	})
 	if err != nil {
-		return err
+		return seen, err
 	}
-	if known == 0 {
+	if seen == 0 {
 		if len(trimSpace(b)) == 0 {
-			return errEmpty
+			return 0, errEmpty
 		}
-		return errNoKnown
+		return 0, errNoKnown
 	}
-	return nil
+	return seen, nil
 }
 
 var errTooManyLines = fmt.Errorf("%w: more than %d lines", fsutil.ErrGarbage, maxStatLines)

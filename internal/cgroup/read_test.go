@@ -1,0 +1,98 @@
+package cgroup
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
+)
+
+func readFixture(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReader(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "kubepods.slice")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "memory.stat"), "anon 1\n")
+	write(filepath.Join(sub, "pids.max"), "max\n")
+	write(filepath.Join(sub, "exact"), strings.Repeat("x", 16))
+	write(filepath.Join(sub, "big"), strings.Repeat("x", 17))
+	if err := os.Symlink(filepath.Join(sub, "pids.max"), filepath.Join(sub, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(sub, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := NewReader(16)
+	if b, err := r.ReadFile(dir, "/", "memory.stat"); err != nil || string(b) != "anon 1\n" {
+		t.Errorf("root file: %q, %v", b, err)
+	}
+	if b, err := r.ReadFile(dir, "/kubepods.slice", "pids.max"); err != nil || string(b) != "max\n" {
+		t.Errorf("child file: %q, %v", b, err)
+	}
+	if b, err := r.Read(filepath.Join(sub, "exact")); err != nil || len(b) != 16 {
+		t.Errorf("file of exactly the cap: %d bytes, %v", len(b), err)
+	}
+	if _, err := r.Read(filepath.Join(sub, "big")); !errors.Is(err, fsutil.ErrTooLarge) {
+		t.Errorf("file over the cap: %v", err)
+	}
+	if _, err := r.ReadFile(dir, "/gone", "pids.max"); !fsutil.IsNotExist(err) || fsutil.Reason(err) != "missing" {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := r.ReadFile(dir, "/kubepods.slice", "link"); fsutil.Reason(err) != "symlink" {
+		t.Errorf("symlink: %v (reason %q)", err, fsutil.Reason(err))
+	}
+	if b, err := r.ReadFile(dir, "/kubepods.slice", "fifo"); err != nil || len(b) != 0 {
+		// A FIFO without writer reads as empty instead of blocking.
+		t.Errorf("fifo: %q, %v", b, err)
+	}
+	if _, err := r.ReadFile(dir, "/", "kubepods.slice"); fsutil.Reason(err) != "not_regular" {
+		t.Errorf("directory: %v", err)
+	}
+	if _, err := r.Read(dir + "/memory.stat\x00x"); err == nil {
+		t.Error("path with NUL accepted")
+	}
+	// The buffer is reused: the earlier result must not have been copied.
+	a, _ := r.ReadFile(dir, "/", "memory.stat")
+	_, _ = r.ReadFile(dir, "/kubepods.slice", "pids.max")
+	if string(a[:4]) != "max\n" {
+		t.Errorf("buffer not reused: %q", a)
+	}
+}
+
+func TestReaderDoesNotAllocate(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pids.current"), []byte("12\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := GetReader()
+	defer PutReader(r)
+	n := testing.AllocsPerRun(100, func() {
+		b, err := r.ReadFile(dir, "/", "pids.current")
+		if err != nil || len(b) != 3 {
+			t.Fatal(b, err)
+		}
+	})
+	if n != 0 {
+		t.Errorf("ReadFile allocates %v times per read", n)
+	}
+}
