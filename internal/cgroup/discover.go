@@ -103,8 +103,9 @@ const maxMountinfo = 16 << 20
 // A v1 mount of a controller wins over v2 (a controller is bound to one
 // hierarchy at a time); v2 provides a controller listed in the unified
 // root's cgroup.controllers. An error is returned when no mountinfo can be
-// read, or when cgroup.controllers exists but cannot be read; in the latter
-// case the result still holds what was found.
+// read, or when cgroup2 is mounted but the mapped root's cgroup.controllers
+// cannot be read (usually the host's /sys is not at sysPath); in the latter
+// case the result still holds what was found, v1 hierarchies included.
 func Discover(procPath, sysPath, rootPath string) (Hierarchies, error) {
 	var firstErr error
 	for _, who := range []string{"1", "self"} {
@@ -143,6 +144,12 @@ func discoverFrom(mountinfo []byte, sysPath, rootPath string) (Hierarchies, bool
 	var v2 *mount
 	var pids, mem *mount
 	seen := false
+	better := func(cur *mount, m mount) *mount {
+		if cur == nil || mountScore(m, sysPath, rootPath) > mountScore(*cur, sysPath, rootPath) {
+			return &m
+		}
+		return cur
+	}
 	forEachMount(mountinfo, func(m mount) {
 		switch m.fstype {
 		case "cgroup2":
@@ -164,11 +171,12 @@ func discoverFrom(mountinfo []byte, sysPath, rootPath string) (Hierarchies, bool
 	if v2 != nil {
 		h.Unified = Hierarchy{Version: V2, Dir: mapMountPoint(v2.point, sysPath, rootPath), MountPoint: v2.point, Root: v2.root}
 		b, rerr := fsutil.ReadFile(filepath.Join(h.Unified.Dir, "cgroup.controllers"), 4096)
-		switch {
-		case rerr == nil:
+		if rerr == nil {
 			h.UnifiedControllers = strings.Fields(string(b))
-		case !fsutil.IsNotExist(rerr):
-			err = fmt.Errorf("reading cgroup2 controllers: %w", rerr)
+		} else {
+			// Missing means the mapped directory is not the cgroup2 root:
+			// the host's /sys is not where sysPath says.
+			err = fmt.Errorf("cgroup2 is mounted at %s but its controllers cannot be read: %w", v2.point, rerr)
 		}
 	}
 	h.Pids = resolve("pids", "pids_localevents", pids, v2, h.UnifiedControllers, sysPath, rootPath)
@@ -186,13 +194,22 @@ func resolve(name, localOpt string, v1, v2 *mount, unified []string, sysPath, ro
 	return Hierarchy{Version: V2, Dir: mapMountPoint(v2.point, sysPath, rootPath), MountPoint: v2.point, Root: v2.root, LocalEvents: contains(v2.super, localOpt)}
 }
 
-// better prefers a mount of the whole hierarchy (root "/") over a bind mount
-// of a subtree, and otherwise the first one listed.
-func better(cur *mount, m mount) *mount {
-	if cur == nil || (cur.root != "/" && m.root == "/") {
-		return &m
+// mountScore ranks mounts of the same controller; the first of the best
+// wins. A mount point below a configured sysPath/rootPath is the host's tree
+// mounted into the exporter's container on purpose, and beats the
+// container's own namespaced /sys/fs/cgroup (whose root, "/" in its own
+// namespace, says nothing about the host). Otherwise a mount of the whole
+// hierarchy (root "/") beats a bind mount of a subtree.
+func mountScore(m mount, sysPath, rootPath string) int {
+	score := 0
+	if (sysPath != "" && filepath.Clean(sysPath) != "/sys" && under(m.point, sysPath)) ||
+		(rootPath != "" && filepath.Clean(rootPath) != "/" && under(m.point, rootPath)) {
+		score += 2
 	}
-	return cur
+	if m.root == "/" {
+		score++
+	}
+	return score
 }
 
 func contains(list []string, s string) bool {
