@@ -299,6 +299,9 @@ type BlockDev struct {
 	DiscardMaxHWBytes uint64
 }
 
+// Dev returns the device number.
+func (b BlockDev) Dev() DevNum { return DevNum{Major: b.Major, Minor: b.Minor} }
+
 // CanDiscard reports whether the hardware (or the stacked device below)
 // accepts discards at all.
 func (b BlockDev) CanDiscard() bool { return b.DiscardMaxHWBytes > 0 }
