@@ -22,7 +22,8 @@ const (
 	maxBuf     = 1 << 20
 )
 
-// Client reads the live table and status of dm devices.
+// Client reads the live table and status of dm devices; *Control is the
+// real one, tests substitute their own.
 type Client interface {
 	Table(dev DevNum) ([]Target, error)
 	Status(dev DevNum) ([]Target, error)

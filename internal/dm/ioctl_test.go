@@ -172,12 +172,17 @@ func TestDecodeTargetsErrors(t *testing.T) {
 			return b
 		},
 		"next backwards": func(b []byte) []byte {
-			ne.PutUint32(b[offTargetCount:], 2)
+			b = kernelResponse(1024, 0, append(one, one...))
 			ne.PutUint32(b[HeaderSize+specNextOff:], 0)
 			return b
 		},
+		"next into own params": func(b []byte) []byte {
+			b = kernelResponse(1024, 0, append(one, one...))
+			ne.PutUint32(b[HeaderSize+specNextOff:], specSize+2)
+			return b
+		},
 		"next past end": func(b []byte) []byte {
-			ne.PutUint32(b[offTargetCount:], 2)
+			b = kernelResponse(1024, 0, append(one, one...))
 			ne.PutUint32(b[HeaderSize+specNextOff:], 1<<20)
 			return b
 		},

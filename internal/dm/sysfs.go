@@ -21,7 +21,8 @@ const (
 	// "-tpool" layer (name vg-pool-tpool, uuid suffix -tpool).
 	KindThinPool Kind = "thin_pool"
 	// KindThinPoolWrapper is LVM's public pool device (uuid suffix -pool),
-	// a linear mapping onto the -tpool layer.
+	// normally a linear mapping onto the -tpool layer. Kinds are read from
+	// names only; the DM table says what a device really maps.
 	KindThinPoolWrapper Kind = "thin_pool_wrapper"
 	// KindThinPoolData is the pool's data sub-LV (name ..._tdata).
 	KindThinPoolData Kind = "thin_pool_data"

@@ -109,11 +109,10 @@ const (
 	ModeReadOnly       = "ro"
 	ModeOutOfDataSpace = "out_of_data_space"
 
-	DiscardIgnore      = "ignore_discard"
-	DiscardPassdown    = "discard_passdown"
-	DiscardNoPassdown  = "no_discard_passdown"
-	DiscardUnknown     = "" // too old a kernel to say
-	statusFieldsLatest = 9
+	DiscardIgnore     = "ignore_discard"
+	DiscardPassdown   = "discard_passdown"
+	DiscardNoPassdown = "no_discard_passdown"
+	DiscardUnknown    = "" // too old a kernel to say
 )
 
 // PoolStatus is a thin-pool status line. Counts are in metadata blocks
