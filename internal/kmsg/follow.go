@@ -1,0 +1,465 @@
+package kmsg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
+)
+
+// Source is an open kernel log: every Read returns exactly one record, or
+// EAGAIN when none is pending, EPIPE when records were overwritten since the
+// last read, EINVAL when buf is smaller than the record.
+type Source interface {
+	Read(buf []byte) (int, error)
+	Close() error
+}
+
+// Waiter is implemented by sources that can block until a record is
+// readable (poll(2)); it returns after at most timeout either way.
+type Waiter interface {
+	Wait(timeout time.Duration) error
+}
+
+// Position is where a newly opened source starts reading.
+type Position int
+
+const (
+	// FromBeginning starts at the oldest record still in the buffer (SEEK_SET 0).
+	FromBeginning Position = iota
+	// FromEnd starts after the newest record (SEEK_END).
+	FromEnd
+)
+
+// Opener opens the kernel log at a position.
+type Opener func(pos Position) (Source, error)
+
+// Mode says how the follower chose its starting point.
+type Mode string
+
+const (
+	// ModeResume: the state file is from this boot; records up to its
+	// sequence number were counted before and are skipped.
+	ModeResume Mode = "resume"
+	// ModeBeginning: a new boot, no state yet, or no usable state file and
+	// Config.NoStateFromBeginning: the whole buffer is counted.
+	ModeBeginning Mode = "beginning"
+	// ModeEnd: no usable state file and not Config.NoStateFromBeginning:
+	// only records logged after the start are counted.
+	ModeEnd Mode = "end"
+)
+
+// Reasons for not running, bounded for use as a label value.
+const (
+	ReasonStarting   = "starting"
+	ReasonPermission = "permission" // EACCES/EPERM: needs CAP_SYSLOG when kernel.dmesg_restrict=1
+	ReasonNotFound   = "not_found"
+	ReasonIO         = "io"
+	ReasonStopped    = "stopped"
+)
+
+// State file problems, bounded.
+const (
+	StateCorrupt       = "corrupt"
+	StateUnwritable    = "unwritable"
+	StateNoBootID      = "boot_id_unreadable"
+	StateSaveFailed    = "save_failed"
+	minBufferSize      = 8 << 10
+	maxBufferSize      = 1 << 20
+	defaultBufferSize  = 16 << 10
+	defaultSaveEvery   = 5 * time.Second
+	defaultBackoffMin  = time.Second
+	defaultBackoffMax  = 30 * time.Second
+	defaultPermRetry   = time.Minute
+	defaultPollTimeout = time.Second
+)
+
+// Config configures a Follower. Only Open is required.
+type Config struct {
+	Open Opener
+
+	// StatePath is the state file. Empty: no state is kept, and
+	// NoStateFromBeginning decides where every start begins.
+	StatePath string
+	// ProcPath is the procfs mount holding sys/kernel/random/boot_id ("/proc").
+	ProcPath string
+	// NoStateFromBeginning chooses where to start when there is no usable
+	// state file (no path, unwritable directory, unreadable boot id):
+	//   false (default): at the end. Nothing is counted twice across
+	//     exporter restarts, but events logged while the exporter was down
+	//     (or before its first start) are never counted.
+	//   true: at the beginning of the buffer. Nothing still in the buffer is
+	//     missed, but every restart counts the buffer again, so counters
+	//     jump by the buffer's events after each restart.
+	// Stats.Mode says which is in effect.
+	NoStateFromBeginning bool
+
+	SaveInterval    time.Duration // how often a changed state is saved (5s)
+	BackoffMin      time.Duration // first retry delay after an error (1s)
+	BackoffMax      time.Duration // retry delay cap (30s)
+	PermissionRetry time.Duration // retry delay while permission is denied (1m)
+	PollTimeout     time.Duration // longest wait for data; bounds cancellation latency (1s)
+	BufferSize      int           // read buffer, at least 8 KiB (16 KiB)
+
+	// Now and Sleep replace the clock in tests.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+
+	// Replay, if set, receives records that were handled before a restart
+	// and are skipped now (so a Classifier can rebuild report context).
+	Replay func(Record)
+	// OnChange, if set, is called from the following goroutine whenever
+	// Running or Reason changes — once per change, not per retry.
+	OnChange func(Stats)
+}
+
+// Stats is a snapshot of the follower's counters.
+type Stats struct {
+	Running   bool
+	Reason    string // why not running (bounded), "" while running
+	LastError string // text of the last open/read error
+
+	Mode           Mode
+	StatePersisted bool   // a state file is read and written
+	StateProblem   string // "", or a bounded State* value
+
+	RecordsRead     uint64 // records returned by read(2)
+	RecordsSkipped  uint64 // records at or before the resume point
+	RecordsLost     uint64 // records overwritten before they were read (sequence gaps)
+	Overruns        uint64 // EPIPE results: the reader fell behind the ring buffer
+	Unparsable      uint64 // malformed records, and records too large to read (EINVAL)
+	Reopens         uint64 // open attempts after the first
+	StateSaves      uint64
+	StateSaveErrors uint64
+	LastSeq         uint64
+}
+
+var errRecordTooLarge = fmt.Errorf("kmsg record larger than %d bytes", maxBufferSize)
+
+// Follower reads the kernel log continuously.
+type Follower struct {
+	cfg Config
+
+	mu    sync.Mutex
+	stats Stats
+
+	// Owned by the Follow goroutine.
+	lastSeq    uint64
+	haveSeq    bool
+	expectZero bool // the boot's first record (seq 0) is expected: count any gap before it
+	start      Position
+	bootID     string
+	persist    bool
+	dirty      bool
+	lastSave   time.Time
+	opened     bool
+	running    bool
+	reason     string
+}
+
+// NewFollower checks cfg and fills in defaults.
+func NewFollower(cfg Config) (*Follower, error) {
+	if cfg.Open == nil {
+		return nil, errors.New("kmsg: Config.Open is required")
+	}
+	if cfg.ProcPath == "" {
+		cfg.ProcPath = "/proc"
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.SaveInterval, defaultSaveEvery)
+	def(&cfg.BackoffMin, defaultBackoffMin)
+	def(&cfg.BackoffMax, defaultBackoffMax)
+	def(&cfg.PermissionRetry, defaultPermRetry)
+	def(&cfg.PollTimeout, defaultPollTimeout)
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = cfg.BackoffMin
+	}
+	if cfg.BufferSize == 0 {
+		cfg.BufferSize = defaultBufferSize
+	}
+	if cfg.BufferSize < minBufferSize {
+		cfg.BufferSize = minBufferSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleepCtx
+	}
+	f := &Follower{cfg: cfg, reason: ReasonStarting}
+	f.stats.Reason = ReasonStarting
+	return f, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Stats returns a snapshot; safe for concurrent use.
+func (f *Follower) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats
+}
+
+func (f *Follower) update(fn func(s *Stats)) {
+	f.mu.Lock()
+	fn(&f.stats)
+	f.mu.Unlock()
+}
+
+// Follow reads records and passes each new one to handle, in order, until
+// ctx is cancelled; it then saves the state and returns nil. Records are
+// never handed out twice within one boot while the state file works.
+// Follow must not be called more than once at a time.
+func (f *Follower) Follow(ctx context.Context, handle func(Record)) error {
+	f.plan()
+	f.lastSave = f.cfg.Now()
+	backoff := f.cfg.BackoffMin
+	for {
+		if ctx.Err() != nil {
+			break
+		}
+		if f.opened {
+			f.update(func(s *Stats) { s.Reopens++ })
+		}
+		f.opened = true
+		src, err := f.cfg.Open(f.start)
+		if err == nil {
+			var healthy bool
+			healthy, err = f.readLoop(ctx, src, handle)
+			src.Close()
+			if healthy {
+				backoff = f.cfg.BackoffMin
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			if err == nil {
+				continue
+			}
+		}
+		reason := reasonOf(err)
+		f.setRunning(false, reason, err)
+		delay := backoff
+		if reason == ReasonPermission {
+			// Capabilities rarely change; poll slowly, quietly.
+			delay = f.cfg.PermissionRetry
+		} else {
+			backoff = min(backoff*2, f.cfg.BackoffMax)
+		}
+		switch {
+		case errors.Is(err, errRecordTooLarge):
+			f.start = FromEnd // step over the record that cannot be read
+		case f.haveSeq:
+			// Reread from the oldest record: the ones up to lastSeq are
+			// skipped and anything overwritten meanwhile shows as a gap.
+			f.start = FromBeginning
+		}
+		if f.cfg.Sleep(ctx, delay) != nil {
+			break
+		}
+	}
+	f.save(true)
+	f.setRunning(false, ReasonStopped, nil)
+	return nil
+}
+
+// plan decides the starting point from the state file and the boot id.
+func (f *Follower) plan() {
+	var mode Mode
+	problem := ""
+	fallback := func() {
+		if f.cfg.NoStateFromBeginning {
+			mode, f.start, f.expectZero = ModeBeginning, FromBeginning, true
+		} else {
+			mode, f.start = ModeEnd, FromEnd
+		}
+	}
+	switch {
+	case f.cfg.StatePath == "":
+		fallback()
+	default:
+		bootID, err := ReadBootID(f.cfg.ProcPath)
+		if err != nil {
+			problem = StateNoBootID
+			fallback()
+			break
+		}
+		if err := checkWritable(f.cfg.StatePath); err != nil {
+			problem = StateUnwritable
+			fallback()
+			break
+		}
+		f.persist, f.bootID = true, bootID
+		st, err := LoadState(f.cfg.StatePath)
+		switch {
+		case err == nil && st.BootID == bootID:
+			mode, f.start = ModeResume, FromBeginning
+			f.lastSeq, f.haveSeq = st.Seq, true
+		case err == nil, fsutil.IsNotExist(err):
+			mode, f.start, f.expectZero = ModeBeginning, FromBeginning, true
+		default:
+			problem = StateCorrupt
+			mode, f.start, f.expectZero = ModeBeginning, FromBeginning, true
+		}
+	}
+	f.update(func(s *Stats) {
+		s.Mode, s.StatePersisted, s.StateProblem = mode, f.persist, problem
+		s.LastSeq = f.lastSeq
+	})
+}
+
+// readLoop reads until an error that needs a reopen or cancellation.
+// healthy reports whether the source delivered anything (data or EAGAIN),
+// which resets the backoff.
+func (f *Follower) readLoop(ctx context.Context, src Source, handle func(Record)) (healthy bool, err error) {
+	buf := make([]byte, f.cfg.BufferSize)
+	for ctx.Err() == nil {
+		n, err := src.Read(buf)
+		switch {
+		case err == nil && n > 0:
+			if !healthy {
+				healthy = true
+				f.setRunning(true, "", nil)
+			}
+			f.record(buf[:n], handle)
+			f.save(false)
+			continue
+		case err == nil || err == io.EOF || errors.Is(err, syscall.EAGAIN):
+			// n == 0 / EOF only come from replayed or regular-file sources.
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EPIPE):
+			// The next read returns the oldest record left; its sequence
+			// gap says how many were lost.
+			f.update(func(s *Stats) { s.Overruns++ })
+			continue
+		case errors.Is(err, syscall.EINVAL):
+			// The record is larger than buf and stays pending: retry with a
+			// larger buffer; past the cap it can never be read.
+			if len(buf) >= maxBufferSize {
+				f.update(func(s *Stats) { s.Unparsable++ })
+				return healthy, fmt.Errorf("%w: %w", errRecordTooLarge, err)
+			}
+			buf = make([]byte, min(2*len(buf), maxBufferSize))
+			continue
+		default:
+			return healthy, err
+		}
+		if !healthy {
+			healthy = true
+			f.setRunning(true, "", nil)
+		}
+		f.save(false)
+		if w, ok := src.(Waiter); ok {
+			if err := w.Wait(f.cfg.PollTimeout); err != nil && !errors.Is(err, syscall.EINTR) {
+				return healthy, err
+			}
+		} else if f.cfg.Sleep(ctx, f.cfg.PollTimeout) != nil {
+			return healthy, nil
+		}
+	}
+	return healthy, nil
+}
+
+func (f *Follower) record(b []byte, handle func(Record)) {
+	r, err := ParseRecord(b)
+	if err != nil {
+		f.update(func(s *Stats) { s.RecordsRead++; s.Unparsable++ })
+		return
+	}
+	if f.haveSeq && r.Seq <= f.lastSeq {
+		f.update(func(s *Stats) { s.RecordsRead++; s.RecordsSkipped++ })
+		if f.cfg.Replay != nil {
+			f.cfg.Replay(r)
+		}
+		return
+	}
+	var lost uint64
+	switch {
+	case f.haveSeq && r.Seq > f.lastSeq+1:
+		lost = r.Seq - f.lastSeq - 1
+	case !f.haveSeq && f.expectZero:
+		lost = r.Seq // the boot's records before the oldest one left
+	}
+	f.lastSeq, f.haveSeq, f.dirty = r.Seq, true, true
+	f.update(func(s *Stats) {
+		s.RecordsRead++
+		s.RecordsLost += lost
+		s.LastSeq = r.Seq
+	})
+	handle(r)
+}
+
+// save writes the state when it changed and SaveInterval has passed, or
+// at once when force is set.
+func (f *Follower) save(force bool) {
+	if !f.persist || !f.dirty {
+		return
+	}
+	now := f.cfg.Now()
+	if !force && now.Sub(f.lastSave) < f.cfg.SaveInterval {
+		return
+	}
+	f.lastSave = now
+	err := SaveState(f.cfg.StatePath, State{BootID: f.bootID, Seq: f.lastSeq})
+	f.update(func(s *Stats) {
+		if err != nil {
+			s.StateSaveErrors++
+			s.StateProblem = StateSaveFailed
+			return
+		}
+		s.StateSaves++
+		if s.StateProblem == StateSaveFailed || s.StateProblem == StateCorrupt {
+			s.StateProblem = ""
+		}
+	})
+	if err == nil {
+		f.dirty = false
+	}
+}
+
+func (f *Follower) setRunning(running bool, reason string, err error) {
+	changed := running != f.running || reason != f.reason
+	f.running, f.reason = running, reason
+	var snap Stats
+	f.mu.Lock()
+	f.stats.Running, f.stats.Reason = running, reason
+	if err != nil {
+		f.stats.LastError = err.Error()
+	}
+	snap = f.stats
+	f.mu.Unlock()
+	if changed && f.cfg.OnChange != nil {
+		f.cfg.OnChange(snap)
+	}
+}
+
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return ReasonPermission
+	case fsutil.IsNotExist(err):
+		return ReasonNotFound
+	default:
+		return ReasonIO
+	}
+}

@@ -1,0 +1,138 @@
+package kmsg
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
+)
+
+// State is what the follower keeps across restarts: the boot it was reading
+// and the last sequence number it handled in that boot.
+type State struct {
+	BootID string `json:"boot_id"`
+	Seq    uint64 `json:"seq"`
+}
+
+// ErrCorruptState is returned by LoadState for a file that does not hold a
+// valid state; the caller treats it as no state.
+var ErrCorruptState = errors.New("corrupt kmsg state file")
+
+const maxStateSize = 4096
+
+// LoadState reads a state file written by SaveState. A missing file yields
+// an error for which fsutil.IsNotExist is true; garbage yields ErrCorruptState.
+func LoadState(path string) (State, error) {
+	b, err := fsutil.ReadFile(path, maxStateSize)
+	if err != nil {
+		if errors.Is(err, fsutil.ErrTooLarge) {
+			return State{}, fmt.Errorf("%w: %v", ErrCorruptState, err)
+		}
+		return State{}, err
+	}
+	var s State
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return State{}, fmt.Errorf("%w: %s: %v", ErrCorruptState, path, err)
+	}
+	if dec.More() {
+		return State{}, fmt.Errorf("%w: %s: trailing data", ErrCorruptState, path)
+	}
+	if !validBootID(s.BootID) {
+		return State{}, fmt.Errorf("%w: %s: bad boot id %q", ErrCorruptState, path, truncate(s.BootID, 40))
+	}
+	return s, nil
+}
+
+// SaveState writes the state atomically: a temporary file in the same
+// directory is written, synced and renamed over path, so a crash leaves
+// either the old or the new state, never a torn one.
+func SaveState(path string, s State) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if tmp != "" {
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	tmp = ""
+	// Persist the rename itself; failure here only risks losing the update.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// checkWritable reports whether a state file can be written next to path.
+func checkWritable(path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".probe-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// ReadBootID reads <procPath>/sys/kernel/random/boot_id, a random UUID the
+// kernel picks at every boot.
+func ReadBootID(procPath string) (string, error) {
+	s, err := fsutil.ReadString(filepath.Join(procPath, "sys/kernel/random/boot_id"))
+	if err != nil {
+		return "", err
+	}
+	if !validBootID(s) {
+		return "", fmt.Errorf("%w: boot_id %q", fsutil.ErrGarbage, truncate(s, 40))
+	}
+	return s, nil
+}
+
+// validBootID accepts the kernel's UUID form, 8-4-4-4-12 lowercase hex.
+func validBootID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
