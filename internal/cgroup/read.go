@@ -1,7 +1,9 @@
 package cgroup
 
 import (
+	"bytes"
 	"io/fs"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -68,17 +70,29 @@ func (r *Reader) ReadFile(dir, rel, name string) ([]byte, error) {
 	return r.read()
 }
 
+// ReadIn reads the file name in the directory a walk is visiting, opening
+// it relative to the open directory: the kernel resolves one component
+// instead of the whole path. name must be a plain file name.
+func (r *Reader) ReadIn(d *Dir, name string) ([]byte, error) {
+	r.path = append(r.path[:0], name...)
+	if strings.IndexByte(name, '/') >= 0 {
+		r.path = append(r.path, 0)
+		return nil, r.pathErr("open", syscall.EINVAL)
+	}
+	return r.readAt(d.fd)
+}
+
 const atFDCWD = -100
 
-func (r *Reader) read() ([]byte, error) {
+func (r *Reader) read() ([]byte, error) { return r.readAt(atFDCWD) }
+
+func (r *Reader) readAt(dirfd int) ([]byte, error) {
 	r.path = append(r.path, 0)
 	// A NUL inside the path would silently shorten it.
-	for _, c := range r.path[:len(r.path)-1] {
-		if c == 0 {
-			return nil, r.pathErr("open", syscall.EINVAL)
-		}
+	if bytes.IndexByte(r.path[:len(r.path)-1], 0) >= 0 {
+		return nil, r.pathErr("open", syscall.EINVAL)
 	}
-	fd, err := openat(atFDCWD, &r.path[0], syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW|syscall.O_NONBLOCK)
+	fd, err := openat(dirfd, &r.path[0], syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW|syscall.O_NONBLOCK)
 	if err != nil {
 		if err == syscall.ELOOP {
 			return nil, r.pathErr("open", fsutil.ErrSymlink)

@@ -1,9 +1,11 @@
 package cgroup
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,5 +96,41 @@ func TestReaderDoesNotAllocate(t *testing.T) {
 	})
 	if n != 0 {
 		t.Errorf("ReadFile allocates %v times per read", n)
+	}
+}
+
+func TestReaderReadIn(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, "a")
+	if err := os.WriteFile(filepath.Join(root, "a", "pids.max"), []byte("64\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(0)
+	got := map[string]string{}
+	allocs := 0.0
+	_, err := Walker{}.WalkDirs(context.Background(), root, func(d *Dir) error {
+		b, err := r.ReadIn(d, "pids.max")
+		if fsutil.IsNotExist(err) {
+			got[d.Rel] = "missing"
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		got[d.Rel] = string(b)
+		if _, err := r.ReadIn(d, "../pids.max"); err == nil {
+			t.Error("ReadIn followed a path")
+		}
+		allocs = testing.AllocsPerRun(50, func() { _, _ = r.ReadIn(d, "pids.max") })
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, map[string]string{"/": "missing", "/a": "64\n"}) {
+		t.Errorf("got %q", got)
+	}
+	if allocs != 0 {
+		t.Errorf("ReadIn allocates %v times per read", allocs)
 	}
 }

@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -54,19 +55,40 @@ func Walk(ctx context.Context, dir string, fn func(rel string) error) error {
 // ctxCheckEvery is how many directories pass between context checks.
 const ctxCheckEvery = 64
 
-// Walk calls fn for dir itself (rel "/") and every directory below it
-// (rel "/a", "/a/b", …), depth first, parents before children, siblings in
-// byte order. Only directories are cgroups; files and symlinks are passed
-// over, and symlinks are never followed below dir. A directory that
-// vanishes mid-walk is counted and skipped quietly; one that cannot be read
-// is counted in Errors and skipped. fn returning SkipDir skips the
-// children; any other error ends the walk and is returned, as is the
-// context's error when it is done. A missing or unreadable dir is an error.
+// Dir is the cgroup directory being visited. It holds the directory open,
+// so Reader.ReadIn opens its files relative to it without walking the
+// whole path again. It is valid only during the callback.
+type Dir struct {
+	// Rel is the path below the walked root: "/" for the root itself,
+	// "/a", "/a/b" below it.
+	Rel string
+	fd  int
+}
+
+// Walk calls fn with the rel path of dir itself ("/") and of every
+// directory below it; see WalkDirs.
+func (w Walker) Walk(ctx context.Context, dir string, fn func(rel string) error) (WalkStats, error) {
+	return w.WalkDirs(ctx, dir, func(d *Dir) error { return fn(d.Rel) })
+}
+
+// WalkDirs calls fn for dir itself and every directory below it, depth
+// first, parents before children, siblings in byte order. Only directories
+// are cgroups; files and symlinks are passed over, and symlinks are never
+// followed below dir.
+//
+// Each directory is opened once: fn runs while it is open (and can read its
+// files through Reader.ReadIn), then its entries are listed. A directory
+// that vanishes mid-walk — gone before it is opened, or removed before it
+// is listed — is counted in Vanished and skipped quietly; fn is not called
+// for one already gone. One that cannot be read for another reason is
+// counted in Errors and skipped. fn returning SkipDir skips the children;
+// any other error ends the walk and is returned, as is the context's error
+// when it is done. A missing or unreadable dir is an error.
 //
 // Directories are read with getdents64 into a pooled buffer and classified
-// by the entry's type byte, so no file is stat'ed; the one allocation per
+// by the entry's type byte, so nothing is stat'ed; the one allocation per
 // cgroup is its rel string.
-func (w Walker) Walk(ctx context.Context, dir string, fn func(rel string) error) (WalkStats, error) {
+func (w Walker) WalkDirs(ctx context.Context, dir string, fn func(d *Dir) error) (WalkStats, error) {
 	var st WalkStats
 	maxDepth := w.MaxDepth
 	if maxDepth <= 0 {
@@ -78,17 +100,19 @@ func (w Walker) Walk(ctx context.Context, dir string, fn func(rel string) error)
 	if dir == "" {
 		dir = "/"
 	}
-	d := dirReader{buf: *bufp, path: make([]byte, 0, 512)}
+	dr := dirReader{buf: *bufp, path: make([]byte, 0, 512)}
 
 	type item struct {
 		rel   string
 		depth int
 	}
 	stack := []item{{rel: "/"}}
+	// One Dir serves every callback; it is valid only during the call.
+	d := &Dir{}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if st.Visited%ctxCheckEvery == 0 {
+		if (st.Visited+st.Vanished+st.Errors)%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return st, err
 			}
@@ -97,30 +121,34 @@ func (w Walker) Walk(ctx context.Context, dir string, fn func(rel string) error)
 			st.Capped = true
 			break
 		}
+		fd, err := dr.open(dir, it.rel, it.depth == 0)
+		if err != nil {
+			if it.depth == 0 {
+				return st, err
+			}
+			st.count(err)
+			continue
+		}
 		st.Visited++
-		if err := fn(it.rel); err != nil {
+		d.Rel, d.fd = it.rel, fd
+		if err := fn(d); err != nil {
+			syscall.Close(fd)
 			if errors.Is(err, SkipDir) {
 				continue
 			}
 			return st, err
 		}
 		start := len(stack)
-		err := d.subdirs(dir, it.rel, it.depth == 0, func(rel string) {
+		err = dr.subdirs(fd, it.rel, func(rel string) {
 			stack = append(stack, item{rel: rel, depth: it.depth + 1})
 		})
+		syscall.Close(fd)
 		if err != nil {
-			if it.depth == 0 {
+			stack = stack[:start]
+			if it.depth == 0 && !isVanished(err) {
 				return st, err
 			}
-			if isVanished(err) {
-				st.Vanished++
-			} else {
-				st.Errors++
-				if st.Err == nil {
-					st.Err = err
-				}
-			}
-			stack = stack[:start]
+			st.count(err)
 			continue
 		}
 		if it.depth+1 > maxDepth {
@@ -134,6 +162,17 @@ func (w Walker) Walk(ctx context.Context, dir string, fn func(rel string) error)
 	return st, nil
 }
 
+func (st *WalkStats) count(err error) {
+	if isVanished(err) {
+		st.Vanished++
+		return
+	}
+	st.Errors++
+	if st.Err == nil {
+		st.Err = err
+	}
+}
+
 func isVanished(err error) bool {
 	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR)
 }
@@ -145,15 +184,14 @@ type dirReader struct {
 	path []byte
 }
 
-// subdirs lists the subdirectories of dir+rel, calling add with each one's
-// rel path.
-func (d *dirReader) subdirs(dir, rel string, root bool, add func(rel string)) error {
+// open opens dir+rel as a directory.
+func (d *dirReader) open(dir, rel string, root bool) (int, error) {
 	d.path = append(d.path[:0], dir...)
 	if rel != "/" {
 		d.path = append(d.path, rel...)
 	}
-	if strings.IndexByte(string(d.path), 0) >= 0 {
-		return &fs.PathError{Op: "open", Path: dir + rel, Err: syscall.EINVAL}
+	if bytes.IndexByte(d.path, 0) >= 0 {
+		return -1, &fs.PathError{Op: "open", Path: dir + rel, Err: syscall.EINVAL}
 	}
 	d.path = append(d.path, 0)
 	flags := syscall.O_RDONLY | syscall.O_DIRECTORY | syscall.O_CLOEXEC
@@ -164,9 +202,18 @@ func (d *dirReader) subdirs(dir, rel string, root bool, add func(rel string)) er
 	}
 	fd, err := openat(atFDCWD, &d.path[0], flags)
 	if err != nil {
-		return &fs.PathError{Op: "open", Path: string(d.path[:len(d.path)-1]), Err: err}
+		if err == syscall.ELOOP {
+			// A directory replaced by a symlink is no longer the cgroup.
+			err = syscall.ENOTDIR
+		}
+		return -1, &fs.PathError{Op: "open", Path: string(d.path[:len(d.path)-1]), Err: err}
 	}
-	defer syscall.Close(fd)
+	return fd, nil
+}
+
+// subdirs lists the subdirectories of the open directory fd (at rel),
+// calling add with each one's rel path.
+func (d *dirReader) subdirs(fd int, rel string, add func(rel string)) error {
 	prefix := rel
 	if rel == "/" {
 		prefix = ""
@@ -190,7 +237,7 @@ func (d *dirReader) subdirs(dir, rel string, root bool, add func(rel string)) er
 			}
 			typ := b[direntTypeOff]
 			name := b[direntNameOff:reclen]
-			if i := indexNUL(name); i >= 0 {
+			if i := bytes.IndexByte(name, 0); i >= 0 {
 				name = name[:i]
 			}
 			b = b[reclen:]
@@ -221,12 +268,3 @@ const (
 	direntTypeOff   = 18
 	direntNameOff   = 19
 )
-
-func indexNUL(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return -1
-}

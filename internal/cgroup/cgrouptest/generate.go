@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // Shape is the cgroup layout of the simulated host.
@@ -579,4 +580,19 @@ func writeMountinfo(t *Tree, shape Shape) error {
 		}
 	}
 	return nil
+}
+
+// TempDir returns an empty directory removed when tb ends, on tmpfs
+// (/dev/shm) when available: generating thousands of cgroups on a disk
+// filesystem takes long, and an in-memory filesystem is closer to cgroupfs
+// when the tree is used for benchmarks.
+func TempDir(tb testing.TB) string {
+	tb.Helper()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "cgrouptest-"); err == nil {
+			tb.Cleanup(func() { os.RemoveAll(d) })
+			return d
+		}
+	}
+	return tb.TempDir()
 }
