@@ -228,6 +228,9 @@ func mapMountPoint(point, sysPath, rootPath string) string {
 	if rootPath == "" {
 		rootPath = "/"
 	}
+	// Cleaning an absolute path drops "..", so the result stays below
+	// sysPath or rootPath.
+	point = filepath.Clean(point)
 	if under(point, sysPath) && filepath.Clean(sysPath) != "/sys" {
 		return point
 	}

@@ -450,10 +450,10 @@ func v1MemoryStat(nd *node) string {
 			"inactive_file": cache / 2 &^ (pageSize - 1), "active_file": cache / 2 &^ (pageSize - 1),
 		}
 	}
-	o, t := vals(nd), vals(nd)
+	v := vals(nd)
 	var sb strings.Builder
 	for _, k := range V1MemoryStatKeys {
-		fmt.Fprintf(&sb, "%s %d\n", k, o[k])
+		fmt.Fprintf(&sb, "%s %d\n", k, v[k])
 	}
 	limit := v1Unlimited
 	if nd.memMax != 0 {
@@ -461,7 +461,7 @@ func v1MemoryStat(nd *node) string {
 	}
 	fmt.Fprintf(&sb, "hierarchical_memory_limit %s\nhierarchical_memsw_limit %s\n", limit, v1Unlimited)
 	for _, k := range V1MemoryStatKeys {
-		fmt.Fprintf(&sb, "total_%s %d\n", k, t[k])
+		fmt.Fprintf(&sb, "total_%s %d\n", k, v[k])
 	}
 	return sb.String()
 }
