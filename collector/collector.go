@@ -233,6 +233,7 @@ type result struct {
 }
 
 func (e *Exporter) collect(ctx context.Context, ch chan<- prometheus.Metric) {
+	ctx = withShared(ctx)
 	results := make([]result, len(e.names))
 	var wg sync.WaitGroup
 	for i, name := range e.names {

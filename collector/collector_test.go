@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ type fakeCollector struct {
 	block   <-chan struct{} // when set, Update ignores ctx and waits on it
 	err     error
 	onStart func(ctx context.Context)
+	silent  bool // sends no metric
 }
 
 func (f *fakeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- fakeDesc }
@@ -30,7 +32,9 @@ func (f *fakeCollector) Update(ctx context.Context, ch chan<- prometheus.Metric)
 	if f.onStart != nil {
 		f.onStart(ctx)
 	}
-	ch <- prometheus.MustNewConstMetric(fakeDesc, prometheus.GaugeValue, f.value)
+	if !f.silent {
+		ch <- prometheus.MustNewConstMetric(fakeDesc, prometheus.GaugeValue, f.value)
+	}
 	if f.block != nil {
 		<-f.block
 	}
@@ -182,5 +186,38 @@ func TestOnceLogIsBounded(t *testing.T) {
 	}
 	if o.first("c") {
 		t.Error("beyond the bound nothing more is remembered or logged")
+	}
+}
+
+func TestSharedComputesOncePerScrape(t *testing.T) {
+	var calls int
+	var mu sync.Mutex
+	work := func() (any, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		return 42, nil
+	}
+	user := func(ctx context.Context) {
+		v, err := shared(ctx, "walk", work)
+		if err != nil || v.(int) != 42 {
+			t.Errorf("got %v, %v", v, err)
+		}
+	}
+	e := NewExporter(map[string]Collector{
+		"a": &fakeCollector{onStart: user, silent: true},
+		"b": &fakeCollector{onStart: user, silent: true},
+		"c": &fakeCollector{onStart: user, silent: true},
+	}, log.NewNopLogger())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Bind(context.Background()))
+	for i := 0; i < 2; i++ {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 2 {
+		t.Errorf("want one computation per scrape (2), got %d", calls)
 	}
 }
