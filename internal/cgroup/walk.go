@@ -32,8 +32,9 @@ type Walker struct {
 type WalkStats struct {
 	// Visited counts callback invocations, the root included.
 	Visited int
-	// Vanished counts directories removed between being listed (or
-	// visited) and being read: containers come and go during a scrape.
+	// Vanished counts directories removed after their parent was listed,
+	// before they could be opened or listed themselves: containers come
+	// and go during a scrape.
 	Vanished int
 	// Errors counts directories that could not be read for another reason;
 	// Err is the first such error.
