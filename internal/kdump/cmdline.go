@@ -188,6 +188,9 @@ func ParseCmdline(cmdline string) (Crashkernel, error) {
 		}
 		switch name {
 		case "crashkernel":
+			if !strings.HasPrefix(raw, "crashkernel=") {
+				continue // the kernel looks for "crashkernel=" only
+			}
 			ck.Present = true
 			c := classOf(raw)
 			last[c], seen[c] = raw, true

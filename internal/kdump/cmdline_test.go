@@ -149,7 +149,7 @@ func TestParseCmdline(t *testing.T) {
 		},
 		{
 			name:    "similar names are not crashkernel",
-			cmdline: "crashkernel_foo=1G xcrashkernel=2G crashkernel.x=3G",
+			cmdline: "crashkernel_foo=1G xcrashkernel=2G crashkernel.x=3G crashkernel \"crashkernel\"",
 			want:    Crashkernel{},
 		},
 		{
