@@ -7,7 +7,7 @@ BRANCH    := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown
 LDFLAGS   := -X github.com/prometheus/common/version.Version=$(VERSION) \
              -X github.com/prometheus/common/version.Revision=$(REVISION) \
              -X github.com/prometheus/common/version.Branch=$(BRANCH) \
-             -X github.com/prometheus/common/version.BuildUser=$(USER)@$(shell hostname 2>/dev/null || echo unknown) \
+             -X github.com/prometheus/common/version.BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null || echo unknown) \
              -X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 .PHONY: all build run test unit lint vet fmt-check tools check-rules test-rules test-e2e bench fuzz update-golden

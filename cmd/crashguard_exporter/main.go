@@ -95,6 +95,7 @@ func run(args []string) int {
 			Name:        "Crashguard Exporter",
 			Description: "Prometheus exporter for Linux crash readiness, crash evidence and container-host failure signals",
 			Version:     version.Info(),
+			Profiling:   "false",
 			Links: []web.LandingLinks{
 				{Address: *metricsPath, Text: "Metrics"},
 			},

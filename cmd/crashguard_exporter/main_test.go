@@ -287,8 +287,8 @@ func TestLandingPageAndVersion(t *testing.T) {
 	minimal, _ := filepath.Abs(filepath.Join(testdataDir, "profiles", "minimal"))
 	e := start(t, profileArgs(t, minimal)...)
 	code, body := e.get(t, "/")
-	if code != 200 || !strings.Contains(body, `href="/metrics"`) {
-		t.Errorf("landing page (status %d) does not link /metrics:\n%s", code, body)
+	if code != 200 || !strings.Contains(body, `href="/metrics"`) || strings.Contains(body, "pprof") {
+		t.Errorf("landing page (status %d) must link /metrics and nothing it does not serve:\n%s", code, body)
 	}
 	_, body = e.get(t, "/metrics")
 	if !strings.Contains(body, "crashguard_build_info{") || !strings.Contains(body, "process_open_fds") {
