@@ -287,7 +287,7 @@ func TestLandingPageAndVersion(t *testing.T) {
 	minimal, _ := filepath.Abs(filepath.Join(testdataDir, "profiles", "minimal"))
 	e := start(t, profileArgs(t, minimal)...)
 	code, body := e.get(t, "/")
-	if code != 200 || !strings.Contains(body, `href="/metrics"`) || strings.Contains(body, "pprof") {
+	if code != 200 || !strings.Contains(body, `href="/metrics"`) || strings.Contains(body, "debug/pprof") {
 		t.Errorf("landing page (status %d) must link /metrics and nothing it does not serve:\n%s", code, body)
 	}
 	_, body = e.get(t, "/metrics")
