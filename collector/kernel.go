@@ -2,11 +2,11 @@ package collector
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crashguard/crashguard_exporter/internal/kmsg"
 	"github.com/crashguard/crashguard_exporter/internal/taint"
 )
 
@@ -79,13 +79,10 @@ func (c *kernelCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 			ch <- prometheus.MustNewConstMetric(c.flag, prometheus.GaugeValue, boolFloat(f.Set), f.Name, f.Letter)
 		}
 	}
-	bootPath := c.cfg.Proc("sys", "kernel", "random", "boot_id")
-	if id, ok := readString(ctx, bootPath); ok {
-		if validBootID(id) {
-			ch <- prometheus.MustNewConstMetric(c.bootInfo, prometheus.GaugeValue, 1, id)
-		} else {
-			reportFileError(ctx, bootPath, "garbage", fmt.Errorf("not a boot id: %q", shortErr(id, 40)))
-		}
+	// Only the kernel's UUID form is accepted, so a garbage file cannot put
+	// arbitrary text into a label.
+	if id, err := kmsg.ReadBootID(c.cfg.ProcPath); check(ctx, c.cfg.Proc("sys", "kernel", "random", "boot_id"), err) {
+		ch <- prometheus.MustNewConstMetric(c.bootInfo, prometheus.GaugeValue, 1, id)
 	}
 	for _, k := range c.counters {
 		if v, ok := readUint(ctx, k.path(c.cfg)); ok {
@@ -93,26 +90,6 @@ func (c *kernelCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 		}
 	}
 	return nil
-}
-
-// validBootID accepts only the kernel's UUID form, so a garbage file cannot
-// put arbitrary text into a label.
-func validBootID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if r != '-' {
-				return false
-			}
-		case (r >= '0' && r <= '9') || (r >= 'a' && r <= 'f'):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func boolFloat(b bool) float64 {
