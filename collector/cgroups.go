@@ -278,11 +278,12 @@ type cgroupEntry struct {
 	label cgroup.Label
 	// sel has a controller's bit when that controller exports the cgroup.
 	sel int
-	// prio marks cgroups that aggregate others (top-level and second-level
-	// slices, pod cgroups): kept before any other when the cap is reached,
+	// class orders cgroups for the cap: classTop (the first two levels:
+	// kubepods.slice and its QoS slices, system.slice, docker, …), then
+	// classPod (pod cgroups), then classOther. Aggregates come first
 	// because their hierarchical counters still hold the events of deleted
 	// children.
-	prio bool
+	class int
 	cgroupValues
 }
 
@@ -293,11 +294,11 @@ type cgroupIssue struct {
 
 // ctrlStats counts, for one controller, what selection did.
 type ctrlStats struct {
-	discovered        int
-	unselected        int
-	excluded          int
-	capped            int
-	storedPrio, other int
+	discovered int
+	unselected int
+	excluded   int
+	capped     int
+	stored     [numClasses]int
 	// localSeen is set when some cgroup had the controller's .local events
 	// file, which says that the plain file is hierarchical (v2).
 	localSeen bool
@@ -377,24 +378,19 @@ func walkCgroups(ctx context.Context, h cgroup.Hierarchy, ctrls int, sel cgroupS
 		}
 		e := cgroupEntry{path: path, cgroupValues: v}
 		e.label = cgroup.Labels(path)
-		e.prio = isAggregate(d.Rel, e.label)
+		e.class = cgroupClass(d.Rel, e.label)
 		// Keep at most max of each class per controller: that bounds the
-		// memory of a walk, and is enough to fill the cap with every
-		// aggregate first and other cgroups after.
+		// memory of a walk, and is enough to fill the cap class by class.
 		for _, c := range []int{ctrlPids, ctrlMemory} {
 			if want&c == 0 {
 				continue
 			}
 			st := w.stats[c]
-			n := &st.other
-			if e.prio {
-				n = &st.storedPrio
-			}
-			if *n >= sel.max {
+			if st.stored[e.class] >= sel.max {
 				st.capped++
 				continue
 			}
-			*n++
+			st.stored[e.class]++
 			e.sel |= c
 		}
 		if e.sel != 0 {
@@ -416,14 +412,27 @@ func walkCgroups(ctx context.Context, h cgroup.Hierarchy, ctrls int, sel cgroupS
 	return w, nil
 }
 
-// isAggregate tells the cgroups that hold others and whose hierarchical
+// Cap classes, kept in this order.
+const (
+	classTop = iota
+	classPod
+	classOther
+	numClasses
+)
+
+// cgroupClass tells the cgroups that hold others and whose hierarchical
 // events survive their children: the first two levels (kubepods.slice and
-// its QoS slices, system.slice, machine.slice, docker, …) and pod cgroups.
-func isAggregate(rel string, l cgroup.Label) bool {
-	if strings.Count(rel, "/") <= 2 && l.ContainerID == "" {
-		return true
+// its QoS slices, system.slice, machine.slice, docker, …), then pod cgroups.
+func cgroupClass(rel string, l cgroup.Label) int {
+	switch {
+	case l.ContainerID != "":
+		return classOther
+	case strings.Count(rel, "/") <= 2:
+		return classTop
+	case l.PodUID != "":
+		return classPod
 	}
-	return l.PodUID != "" && l.ContainerID == ""
+	return classOther
 }
 
 // readFile reads one controller file of the visited directory; ok is false
@@ -594,7 +603,7 @@ var (
 		"Cgroups with per-cgroup series for the controller in this scrape. controller is pids or memory.",
 		[]string{"controller"}, nil)
 	cgroupsLeftOutDesc = prometheus.NewDesc(namespace+"_cgroups_left_out",
-		"Cgroups without per-cgroup series for the controller in this scrape, by reason: unselected (no limit, no OOM or fork-rejection events, not matching --collector.cgroups.include), excluded (matching --collector.cgroups.exclude), cap (beyond --collector.cgroups.max; pod and slice cgroups are kept first).",
+		"Cgroups without per-cgroup series for the controller in this scrape, by reason: unselected (no limit, no OOM or fork-rejection events, not matching --collector.cgroups.include), excluded (matching --collector.cgroups.exclude), cap (beyond --collector.cgroups.max; the first two levels of slices, then pod cgroups, are kept first).",
 		[]string{"controller", "reason"}, nil)
 	cgroupHierarchyDesc = prometheus.NewDesc(namespace+"_cgroup_hierarchy_info",
 		"Always 1 for each controller found: version is v1 or v2; events says what the controller's events file (pids.events, memory.events) counts — hierarchical (this cgroup and its descendants: v2 without the *_localevents mount option, memory since 5.2, pids since 6.11) or local (this cgroup only: v1, older v2 kernels, or the mount option).",
@@ -617,9 +626,12 @@ func (w *cgroupWalk) export(ctx context.Context, ch chan<- prometheus.Metric, c 
 	for _, is := range st.issues {
 		reportFileError(ctx, is.path, is.reason, is.err)
 	}
-	room := max - st.storedPrio
-	if room < 0 {
-		room = 0
+	// Fill the cap class by class.
+	var room [numClasses]int
+	left := max
+	for k := range room {
+		room[k] = min(st.stored[k], left)
+		left -= room[k]
 	}
 	exported, capped := 0, st.capped
 	for i := range w.entries {
@@ -627,13 +639,11 @@ func (w *cgroupWalk) export(ctx context.Context, ch chan<- prometheus.Metric, c 
 		if e.sel&c == 0 {
 			continue
 		}
-		if !e.prio {
-			if room == 0 {
-				capped++
-				continue
-			}
-			room--
+		if room[e.class] == 0 {
+			capped++
+			continue
 		}
+		room[e.class]--
 		exported++
 		fn(e)
 	}

@@ -1,8 +1,11 @@
 package collector
 
 import (
+	"fmt"
+
 	"bytes"
 	"context"
+	"github.com/alecthomas/kingpin/v2"
 	"sort"
 	"strings"
 	"testing"
@@ -85,4 +88,16 @@ func cgRunUpdate(t testing.TB, ctx context.Context, c Collector) error {
 	for range ch {
 	}
 	return err
+}
+
+func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(s, v) }
+
+// parseCgroupSelectionArgs parses selection flags the way the binary does.
+func parseCgroupSelectionArgs(args []string) (cgroupSelection, error) {
+	app := kingpin.New("test", "")
+	get := cgroupFlags(app)
+	if _, err := app.Parse(args); err != nil {
+		return cgroupSelection{}, err
+	}
+	return get()
 }
