@@ -130,6 +130,7 @@ var volatile = []string{
 	"crashguard_build_info",
 	"crashguard_scrape_collector_duration_seconds",
 	"crashguard_kdump_target_filesystem_",
+	"crashguard_pstore_last_timestamp_seconds", // file mtimes: git does not keep them
 }
 
 func stable(exposition string) string {
