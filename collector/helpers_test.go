@@ -44,6 +44,10 @@ func build(t testing.TB, name string, cfg Config, args ...string) Collector {
 	if !ok || len(cols) != 1 {
 		t.Fatalf("collector %s not built alone: %v", name, cols)
 	}
+	// Collectors with a background reader (kmsg) must stop with the test.
+	if cl, ok := c.(interface{ Close() error }); ok {
+		t.Cleanup(func() { cl.Close() })
+	}
 	return c
 }
 
@@ -155,9 +159,13 @@ func TestAllCollectorsOnAllProfiles(t *testing.T) {
 	}
 	for _, p := range profiles {
 		cfg := profileConfig(t, filepath.Base(p))
+		disabled, args := profileFlags(t, p)
 		for _, name := range Names() {
+			if disabled[name] {
+				continue
+			}
 			t.Run(filepath.Base(p)+"/"+name, func(t *testing.T) {
-				c := build(t, name, cfg)
+				c := build(t, name, cfg, args...)
 				reg := registry(t, map[string]Collector{name: c})
 				problems, err := testutil.GatherAndLint(reg)
 				if err != nil {
@@ -179,4 +187,31 @@ crashguard_scrape_collector_success{collector="`+name+`"} 1
 			})
 		}
 	}
+}
+
+// profileFlags reads a profile's flags file the way the golden end-to-end
+// test does: the collectors it disables, and its other flags with $PROFILE
+// expanded.
+func profileFlags(t *testing.T, dir string) (disabled map[string]bool, args []string) {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disabled = map[string]bool{}
+	b, err := os.ReadFile(filepath.Join(abs, "flags"))
+	if err != nil {
+		return disabled, nil
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "" || strings.HasPrefix(l, "#"):
+		case strings.HasPrefix(l, "--no-collector."):
+			disabled[strings.TrimPrefix(l, "--no-collector.")] = true
+		default:
+			args = append(args, strings.ReplaceAll(l, "$PROFILE", abs))
+		}
+	}
+	return disabled, args
 }
