@@ -10,7 +10,7 @@ LDFLAGS   := -X github.com/prometheus/common/version.Version=$(VERSION) \
              -X github.com/prometheus/common/version.BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null || echo unknown) \
              -X github.com/prometheus/common/version.BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build run test unit lint vet fmt-check tools check-rules test-rules test-e2e bench fuzz update-golden
+.PHONY: all build run test unit lint vet fmt-check tools check-rules test-rules test-e2e bench fuzz update-golden update-prometheusrule
 
 all: build
 
@@ -23,7 +23,7 @@ run: build
 
 # Everything CI runs: formatting, vet, the race-enabled unit and golden
 # end-to-end tests, and the rules checks with the pinned promtool.
-test: lint unit
+test: lint check-rules test-rules unit
 
 lint: fmt-check vet
 	@if git grep -n '"os/exec"' -- '*.go' ':!*_test.go' ':!tools/*' ':!scripts/*'; then \
@@ -35,7 +35,7 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-unit:
+unit: tools
 	$(GO) test -race -count=1 ./...
 
 tools:
@@ -46,3 +46,19 @@ bench:
 
 update-golden:
 	$(GO) test ./cmd/crashguard_exporter -run TestGolden -update
+
+# The alerting bundle: rule syntax and promtool unit tests with the pinned
+# promtool. The e2e package (part of `unit`) runs the real Prometheus and
+# Alertmanager against the exporter; test-e2e runs it alone.
+check-rules: tools
+	.tools/bin/promtool check rules rules/*.rules.yml
+
+test-rules: tools
+	.tools/bin/promtool test rules rules/tests/*.test.yml
+
+test-e2e: tools
+	$(GO) test -count=1 -v ./e2e/
+
+# Rewrite deploy/kubernetes/prometheusrule.yaml from rules/.
+update-prometheusrule:
+	$(GO) test ./e2e -run TestPrometheusRule -update
