@@ -31,20 +31,15 @@ var (
 	buildOnce   sync.Once
 	buildErr    error
 	exporterBin string
+	toolsOnce   sync.Once
+	toolsErr    error
 	toolsBin    string
 )
 
-// liveBinaries builds the exporter and makes sure the pinned Prometheus and
-// Alertmanager are in .tools/bin (scripts/install-tools.sh is idempotent
-// and needs only Go).
-func liveBinaries(t *testing.T) {
+// exporterBinary builds the exporter once per test binary.
+func exporterBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		root, err := filepath.Abs(repoRoot)
-		if err != nil {
-			buildErr = err
-			return
-		}
 		dir, err := os.MkdirTemp("", "crashguard-bundle-bin")
 		if err != nil {
 			buildErr = err
@@ -52,21 +47,39 @@ func liveBinaries(t *testing.T) {
 		}
 		exporterBin = filepath.Join(dir, "crashguard_exporter")
 		build := exec.Command("go", "build", "-o", exporterBin, "./cmd/crashguard_exporter")
-		build.Dir = root
+		build.Dir = repoRoot
 		if out, err := build.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("building the exporter: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return exporterBin
+}
+
+// liveBinaries builds the exporter and makes sure the pinned Prometheus and
+// Alertmanager are in .tools/bin (scripts/install-tools.sh is idempotent
+// and needs only Go).
+func liveBinaries(t *testing.T) {
+	t.Helper()
+	exporterBinary(t)
+	toolsOnce.Do(func() {
+		root, err := filepath.Abs(repoRoot)
+		if err != nil {
+			toolsErr = err
 			return
 		}
 		install := exec.Command(filepath.Join(root, "scripts", "install-tools.sh"))
 		install.Dir = root
 		if out, err := install.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("scripts/install-tools.sh: %v\n%s", err, out)
+			toolsErr = fmt.Errorf("scripts/install-tools.sh: %v\n%s", err, out)
 			return
 		}
 		toolsBin = filepath.Join(root, ".tools", "bin")
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if toolsErr != nil {
+		t.Fatal(toolsErr)
 	}
 }
 
