@@ -21,6 +21,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/crashguard/crashguard_exporter/internal/cgroup"
 	"github.com/crashguard/crashguard_exporter/internal/fsutil"
@@ -659,9 +660,46 @@ func (w *cgroupWalk) export(ctx context.Context, ch chan<- prometheus.Metric, c 
 	ch <- prometheus.MustNewConstMetric(cgroupsLeftOutDesc, prometheus.GaugeValue, float64(capped), name, "cap")
 }
 
-// labelValues returns the per-cgroup label values of e.
-func (e *cgroupEntry) labelValues() []string {
-	return []string{cgroupLabel(e.path), e.label.ContainerID, e.label.Runtime, e.label.PodUID}
+// cgroupLabels are one cgroup's label pairs, built once and shared by all
+// of its series: at thousands of exported cgroups with some twenty series
+// each, per-series label pairs would dominate the exporter's memory.
+type cgroupLabels []*dto.LabelPair
+
+// labels returns e's label pairs, sorted by name as the registry expects.
+func (e *cgroupEntry) labels() cgroupLabels {
+	pair := func(name, value string) *dto.LabelPair { return &dto.LabelPair{Name: &name, Value: &value} }
+	return cgroupLabels{
+		pair("cgroup", cgroupLabel(e.path)),
+		pair("container_id", e.label.ContainerID),
+		pair("pod_uid", e.label.PodUID),
+		pair("runtime", e.label.Runtime),
+	}
+}
+
+// cgroupMetric is a const metric whose label pairs are shared with the
+// cgroup's other series; nothing writes to them after construction.
+type cgroupMetric struct {
+	desc   *prometheus.Desc
+	typ    prometheus.ValueType
+	value  float64
+	labels cgroupLabels
+}
+
+func (m *cgroupMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *cgroupMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	v := m.value
+	if m.typ == prometheus.CounterValue {
+		out.Counter = &dto.Counter{Value: &v}
+	} else {
+		out.Gauge = &dto.Gauge{Value: &v}
+	}
+	return nil
+}
+
+func newCgroupMetric(d *prometheus.Desc, typ prometheus.ValueType, v float64, l cgroupLabels) prometheus.Metric {
+	return &cgroupMetric{desc: d, typ: typ, value: v, labels: l}
 }
 
 // cgroupLabel bounds a cgroup path for use as a label: invalid UTF-8 is

@@ -116,12 +116,12 @@ func (c *memcgCollector) Update(ctx context.Context, ch chan<- prometheus.Metric
 	}
 	v2 := w.hier.Version == cgroup.V2
 	w.export(ctx, ch, ctrlMemory, c.sel.max, func(e *cgroupEntry) {
-		lv := e.labelValues()
+		lv := e.labels()
 		gauge := func(d *prometheus.Desc, v float64) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+			ch <- newCgroupMetric(d, prometheus.GaugeValue, v, lv)
 		}
 		counter := func(d *prometheus.Desc, v uint64) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lv...)
+			ch <- newCgroupMetric(d, prometheus.CounterValue, float64(v), lv)
 		}
 		if e.has&hasMemCurrent != 0 {
 			gauge(c.usage, float64(e.memCurrent))

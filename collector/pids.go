@@ -92,21 +92,21 @@ func (c *pidsCollector) Update(ctx context.Context, ch chan<- prometheus.Metric)
 		return nil
 	}
 	w.export(ctx, ch, ctrlPids, c.sel.max, func(e *cgroupEntry) {
-		lv := e.labelValues()
+		lv := e.labels()
 		if e.has&hasPidsCurrent != 0 {
-			ch <- prometheus.MustNewConstMetric(c.current, prometheus.GaugeValue, float64(e.pidsCurrent), lv...)
+			ch <- newCgroupMetric(c.current, prometheus.GaugeValue, float64(e.pidsCurrent), lv)
 		}
 		if e.has&hasPidsMax != 0 && !isInf(e.pidsMax) {
-			ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, e.pidsMax, lv...)
+			ch <- newCgroupMetric(c.limit, prometheus.GaugeValue, e.pidsMax, lv)
 		}
 		if e.has&hasPidsPeak != 0 {
-			ch <- prometheus.MustNewConstMetric(c.peak, prometheus.GaugeValue, float64(e.pidsPeak), lv...)
+			ch <- newCgroupMetric(c.peak, prometheus.GaugeValue, float64(e.pidsPeak), lv)
 		}
 		if e.has&hasPidsEvents != 0 {
-			ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(e.pidsEvents), lv...)
+			ch <- newCgroupMetric(c.hits, prometheus.CounterValue, float64(e.pidsEvents), lv)
 		}
 		if e.has&hasPidsEventsLocal != 0 && w.hier.Version == cgroup.V2 {
-			ch <- prometheus.MustNewConstMetric(c.hitsLocal, prometheus.CounterValue, float64(e.pidsEventsLoc), lv...)
+			ch <- newCgroupMetric(c.hitsLocal, prometheus.CounterValue, float64(e.pidsEventsLoc), lv)
 		}
 	})
 	return nil
