@@ -109,7 +109,9 @@ type crashfilesCollector struct {
 	readTail func(path string, max int64) ([]byte, error)
 	readHead func(path string, max int64) ([]byte, error)
 
-	jobs *scanJobs
+	// jobs keeps at most one scan per location running: a scan stuck on a
+	// hung file system outlives its scrape, and later scrapes wait for it.
+	jobs callGroup[string, *scanResult]
 
 	mu     sync.Mutex
 	caches map[string]map[string]cachedFile
@@ -135,7 +137,6 @@ func newCrashfilesCollector(cfg Config, logger log.Logger, o crashfilesOptions) 
 		reader:   crash.NewOSDirReader(),
 		readTail: crash.ReadTail,
 		readHead: readHead,
-		jobs:     &scanJobs{inflight: map[string]*scanJob{}},
 		caches:   map[string]map[string]cachedFile{},
 
 		dumps: d("crash", "dumps",
@@ -328,7 +329,11 @@ func (c *crashfilesCollector) Update(ctx context.Context, ch chan<- prometheus.M
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = c.jobs.run(sctx, l.key(), func(jctx context.Context) *scanResult { return c.scan(jctx, l) })
+			r, err := c.jobs.do(sctx, l.key(), func() (*scanResult, error) { return c.scan(sctx, l), nil })
+			if err != nil && sctx.Err() == nil {
+				r = &scanResult{err: err} // the scan panicked
+			}
+			results[i] = r
 		}()
 	}
 	wg.Wait()
@@ -431,54 +436,6 @@ func (c *crashfilesCollector) sendStore(ch chan<- prometheus.Metric, store strin
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
-// scanJobs keeps at most one scan per location running. A scan stuck on a
-// hung file system outlives the scrape that started it; later scrapes wait
-// for that same scan (until their own deadline) instead of starting another,
-// so blocked goroutines never pile up.
-type scanJobs struct {
-	mu       sync.Mutex
-	inflight map[string]*scanJob
-}
-
-type scanJob struct {
-	done chan struct{}
-	res  *scanResult
-}
-
-func (s *scanJobs) run(ctx context.Context, key string, fn func(context.Context) *scanResult) *scanResult {
-	s.mu.Lock()
-	j, ok := s.inflight[key]
-	if !ok {
-		j = &scanJob{done: make(chan struct{})}
-		s.inflight[key] = j
-		go func() {
-			defer func() {
-				if p := recover(); p != nil {
-					j.res = &scanResult{err: fmt.Errorf("scan panicked: %v", p)}
-				}
-				s.mu.Lock()
-				delete(s.inflight, key)
-				s.mu.Unlock()
-				close(j.done)
-			}()
-			j.res = fn(ctx)
-		}()
-	}
-	s.mu.Unlock()
-	select {
-	case <-j.done:
-		return j.res
-	case <-ctx.Done():
-		return nil
-	}
-}
-
-func (s *scanJobs) running() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.inflight)
-}
 
 // Scanning.
 

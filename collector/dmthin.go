@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/go-kit/log"
@@ -75,7 +74,9 @@ type dmthinCollector struct {
 	logger log.Logger
 	source string // control node or fixture directory, for messages
 	open   func() (dmClient, error)
-	calls  *dmCalls
+	// calls keeps DM ioctls off the scrape goroutine; a device whose call
+	// outlived its scrape is skipped (reported as a timeout) until it returns.
+	calls *callGroup[dm.DevNum, *dmLive]
 
 	mu         sync.Mutex
 	lastReason string
@@ -96,7 +97,7 @@ func newDmthinCollector(cfg Config, logger log.Logger, controlPath, fixtureDir s
 		logger: logger,
 		source: controlPath,
 		open:   controlOpener(controlPath),
-		calls:  &dmCalls{inflight: map[dm.DevNum]*dmCall{}},
+		calls:  &callGroup[dm.DevNum, *dmLive]{skipStuck: true},
 
 		info: d("device_info", "Always 1 for each device-mapper device in /sys/block/dm-*: device is its kernel name (dm-N), name its dm/name (at most 127 bytes), kind its role read from LVM's and Docker's naming (thin_pool = the thin-pool target, LVM's -tpool layer; thin_pool_wrapper, thin_pool_data, thin_pool_metadata, thin_volume, docker_thin_pool, other). One series per dm device.",
 			"device", "name", "kind"),
@@ -420,11 +421,11 @@ func (c *dmthinCollector) query(ctx context.Context, devs []dm.Device) (live map
 		if err := ctx.Err(); err != nil {
 			return nil, "", true, err
 		}
-		l, err := c.calls.do(ctx, client, d.Dev())
+		l, err := c.calls.do(ctx, d.Dev(), func() (*dmLive, error) { return readLive(client, d.Dev()) })
 		switch {
 		case err == nil:
 			live[d.Dev()] = l
-		case errors.Is(err, errDMStuck):
+		case errors.Is(err, errCallStuck):
 			reportFileError(ctx, c.livePath("table/status", d), "timeout", err)
 		case ctx.Err() != nil:
 			return nil, "", true, err
@@ -491,56 +492,6 @@ func controlOpener(path string) func() (dmClient, error) {
 			return nil, &fs.PathError{Op: "open", Path: path, Err: dm.ErrNotControl}
 		}
 		return dm.OpenControl(path)
-	}
-}
-
-// errDMStuck marks a device whose earlier table/status call outlived its
-// scrape and is still blocked (a DM ioctl on a device being suspended or
-// resumed can wait): it is skipped until that call returns.
-var errDMStuck = errors.New("earlier device-mapper call still blocked")
-
-// dmCalls keeps device-mapper calls off the scrape goroutine, at most one
-// per device at a time: a scrape waits for its calls only until its
-// deadline, concurrent scrapes share a call in flight, and a call that a
-// scrape gave up on makes later scrapes skip that device (reported as a
-// timeout) instead of failing every scrape on it.
-type dmCalls struct {
-	mu       sync.Mutex
-	inflight map[dm.DevNum]*dmCall
-}
-
-type dmCall struct {
-	done      chan struct{}
-	live      *dmLive
-	err       error
-	abandoned atomic.Bool
-}
-
-func (b *dmCalls) do(ctx context.Context, client dm.Client, dev dm.DevNum) (*dmLive, error) {
-	b.mu.Lock()
-	call, ok := b.inflight[dev]
-	if ok && call.abandoned.Load() {
-		b.mu.Unlock()
-		return nil, fmt.Errorf("device-mapper %s: %w", dev, errDMStuck)
-	}
-	if !ok {
-		call = &dmCall{done: make(chan struct{})}
-		b.inflight[dev] = call
-		go func() {
-			call.live, call.err = readLive(client, dev)
-			b.mu.Lock()
-			delete(b.inflight, dev)
-			b.mu.Unlock()
-			close(call.done)
-		}()
-	}
-	b.mu.Unlock()
-	select {
-	case <-call.done:
-		return call.live, call.err
-	case <-ctx.Done():
-		call.abandoned.Store(true)
-		return nil, fmt.Errorf("device-mapper %s: %w", dev, ctx.Err())
 	}
 }
 

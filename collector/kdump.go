@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -232,45 +231,24 @@ func statfsBytes(path string) (free, size uint64, err error) {
 	return st.Bavail * bs, st.Blocks * bs, nil
 }
 
-// boundedStatfs runs statfs off the scrape goroutine so that a hung NFS
-// mount costs one blocked goroutine per path, not a hung scrape: a scrape
-// waits for the call only until its deadline, and later scrapes join the
-// call still in flight instead of starting another.
+// boundedStatfs runs statfs through a callGroup so that a hung NFS mount
+// costs one blocked goroutine per path, not a hung scrape.
 type boundedStatfs struct {
-	fn       func(string) (uint64, uint64, error)
-	mu       sync.Mutex
-	inflight map[string]*statfsCall
-}
-
-type statfsCall struct {
-	done       chan struct{}
-	free, size uint64
-	err        error
+	fn    func(string) (uint64, uint64, error)
+	calls callGroup[string, [2]uint64]
 }
 
 func newBoundedStatfs(fn func(string) (uint64, uint64, error)) *boundedStatfs {
-	return &boundedStatfs{fn: fn, inflight: map[string]*statfsCall{}}
+	return &boundedStatfs{fn: fn}
 }
 
 func (b *boundedStatfs) stat(ctx context.Context, path string) (uint64, uint64, error) {
-	b.mu.Lock()
-	call, ok := b.inflight[path]
-	if !ok {
-		call = &statfsCall{done: make(chan struct{})}
-		b.inflight[path] = call
-		go func() {
-			call.free, call.size, call.err = b.fn(path)
-			b.mu.Lock()
-			delete(b.inflight, path)
-			b.mu.Unlock()
-			close(call.done)
-		}()
+	v, err := b.calls.do(ctx, path, func() ([2]uint64, error) {
+		free, size, err := b.fn(path)
+		return [2]uint64{free, size}, err
+	})
+	if err != nil && ctx.Err() != nil {
+		return 0, 0, fmt.Errorf("statfs %s: %w", path, err)
 	}
-	b.mu.Unlock()
-	select {
-	case <-call.done:
-		return call.free, call.size, call.err
-	case <-ctx.Done():
-		return 0, 0, fmt.Errorf("statfs %s: %w", path, ctx.Err())
-	}
+	return v[0], v[1], err
 }
