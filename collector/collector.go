@@ -281,7 +281,6 @@ func (e *Exporter) run(ctx context.Context, name string) result {
 	mch := make(chan prometheus.Metric, 256)
 	done := make(chan error, 1)
 	go func() {
-		defer guard.Store(false)
 		var err error
 		func() {
 			defer func() {
@@ -291,6 +290,9 @@ func (e *Exporter) run(ctx context.Context, name string) result {
 			}()
 			err = e.collectors[name].Update(cctx, mch)
 		}()
+		// Free the guard before the result is seen, so that a scrape
+		// following at once never finds this finished run still "running".
+		guard.Store(false)
 		close(mch)
 		done <- err
 	}()

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -219,5 +220,32 @@ func TestSharedComputesOncePerScrape(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Errorf("want one computation per scrape (2), got %d", calls)
+	}
+}
+
+// Back-to-back scrapes must never see a finished run as still running.
+func TestConsecutiveScrapesNeverOverlap(t *testing.T) {
+	cols := map[string]Collector{}
+	for i := 0; i < 8; i++ {
+		cols[fmt.Sprint("c", i)] = &fakeCollector{silent: true}
+	}
+	e := NewExporter(cols, log.NewNopLogger())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Bind(context.Background()))
+	for i := 0; i < 2000; i++ {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "crashguard_scrape_collector_success" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if m.GetGauge().GetValue() != 1 {
+					t.Fatalf("scrape %d: a finished run was reported as still running", i)
+				}
+			}
+		}
 	}
 }
