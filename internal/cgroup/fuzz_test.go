@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/crashguard/crashguard_exporter/internal/ident"
 )
 
 func FuzzLabels(f *testing.F) {
@@ -36,10 +38,10 @@ func FuzzLabels(f *testing.F) {
 				t.Fatalf("control character in %q", l.ContainerID)
 			}
 		}
-		if l.PodUID != "" && !isUUID(l.PodUID) && !isHex(l.PodUID, 32) {
+		if l.PodUID != "" && !ident.IsUUID(l.PodUID) && !ident.IsLowerHex(l.PodUID, 32) {
 			t.Fatalf("invalid pod uid %q", l.PodUID)
 		}
-		if l.ContainerID != "" && l.Runtime != RuntimeLXC && !isHexID(l.ContainerID) && !isUUID(l.ContainerID) {
+		if l.ContainerID != "" && l.Runtime != RuntimeLXC && !isHexID(l.ContainerID) && !ident.IsUUID(l.ContainerID) {
 			t.Fatalf("invalid container id %q for %s", l.ContainerID, l.Runtime)
 		}
 		if l.ContainerID != "" && (l.Runtime == RuntimeNone || l.Runtime == RuntimeSystemd) {

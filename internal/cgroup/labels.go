@@ -3,6 +3,8 @@ package cgroup
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/crashguard/crashguard_exporter/internal/ident"
 )
 
 // Runtime label values. The set is closed so that the label stays bounded.
@@ -93,7 +95,7 @@ func setContainer(l *Label, comp, parent string) bool {
 		id, rt = boundedName(comp[len("lxc.payload."):]), RuntimeLXC
 	case parent == "lxc":
 		id, rt = boundedName(comp), RuntimeLXC
-	case parent == "mesos" && isUUID(comp):
+	case parent == "mesos" && ident.IsUUID(comp):
 		id, rt = comp, RuntimeMesos
 	case isHexID(comp):
 		id, rt = comp, RuntimeUnknown
@@ -137,7 +139,7 @@ func setPod(l *Label, comp, parent string) bool {
 	default:
 		return false
 	}
-	if !isUUID(uid) && !isHex(uid, 32) {
+	if !ident.IsUUID(uid) && !ident.IsLowerHex(uid, 32) {
 		return false
 	}
 	rt := RuntimeNone
@@ -159,41 +161,7 @@ func isUnit(comp string) bool {
 	return false
 }
 
-func isHexID(s string) bool { return isHex(s, 64) }
-
-func isHex(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// isUUID accepts the canonical 8-4-4-4-12 lowercase hex form.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-				return false
-			}
-		}
-	}
-	return true
-}
+func isHexID(s string) bool { return ident.IsLowerHex(s, 64) }
 
 // boundedName keeps a free-form name usable as a label value: invalid UTF-8
 // and control characters become '_', and it is cut to maxNameLen bytes on

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crashguard/crashguard_exporter/internal/ident"
 )
 
 // Coredump is what a systemd-coredump file name says.
@@ -54,7 +56,7 @@ func ParseCoredumpName(name string) (Coredump, bool) {
 		}
 		fields[i], rest = rest[j+1:], rest[:j]
 	}
-	if rest == "" || !isHex32(fields[1]) {
+	if rest == "" || !ident.IsLowerHex(fields[1], 32) {
 		return Coredump{}, false
 	}
 	uid, ok1 := parseDecimal(fields[0], 1<<32-1)
@@ -79,19 +81,6 @@ func parseDecimal(s string, max uint64) (uint64, bool) {
 		return 0, false
 	}
 	return v, true
-}
-
-func isHex32(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // decodeComm undoes systemd's xescape of the comm ('\xNN' for unsafe bytes)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/crashguard/crashguard_exporter/internal/fsutil"
+	"github.com/crashguard/crashguard_exporter/internal/ident"
 )
 
 // State is what the follower keeps across restarts: the boot it was reading
@@ -43,7 +44,7 @@ func LoadState(path string) (State, error) {
 	if dec.More() {
 		return State{}, fmt.Errorf("%w: %s: trailing data", ErrCorruptState, path)
 	}
-	if !validBootID(s.BootID) {
+	if !ident.IsUUID(s.BootID) {
 		return State{}, fmt.Errorf("%w: %s: bad boot id %q", ErrCorruptState, path, truncate(s.BootID, 40))
 	}
 	return s, nil
@@ -110,29 +111,8 @@ func ReadBootID(procPath string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !validBootID(s) {
+	if !ident.IsUUID(s) {
 		return "", fmt.Errorf("%w: boot_id %q", fsutil.ErrGarbage, truncate(s, 40))
 	}
 	return s, nil
-}
-
-// validBootID accepts the kernel's UUID form, 8-4-4-4-12 lowercase hex.
-func validBootID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
 }
