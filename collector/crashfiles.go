@@ -289,7 +289,7 @@ func (c *crashfilesCollector) locations(ctx context.Context) []location {
 	// that can be listed here; /var/crash is still scanned when it exists,
 	// since it keeps dumps saved before, kdump-tools' housekeeping files and
 	// apport's reports.
-	t, err := kdump.LoadTarget(c.cfg.RootPath)
+	t, err := loadTarget(ctx, c.cfg)
 	if err != nil {
 		check(ctx, c.cfg.Root(t.ConfigPath), err)
 	} else if t.Configured && t.Enabled && t.Type == kdump.TypeLocal && path.IsAbs(t.Path) {

@@ -134,8 +134,26 @@ func (c *kdumpCollector) Update(ctx context.Context, ch chan<- prometheus.Metric
 	return nil
 }
 
+// loadTarget reads the distribution's kdump configuration once per scrape
+// for every collector that needs it (kdump, crashfiles).
+func loadTarget(ctx context.Context, cfg Config) (kdump.Target, error) {
+	type loaded struct {
+		t   kdump.Target
+		err error
+	}
+	v, err := shared(ctx, "kdump-target", func() (any, error) {
+		t, err := kdump.LoadTarget(cfg.RootPath)
+		return loaded{t, err}, nil
+	})
+	if err != nil {
+		return kdump.Target{}, err
+	}
+	l := v.(loaded)
+	return l.t, l.err
+}
+
 func (c *kdumpCollector) updateTarget(ctx context.Context, ch chan<- prometheus.Metric) {
-	t, err := kdump.LoadTarget(c.cfg.RootPath)
+	t, err := loadTarget(ctx, c.cfg)
 	if err != nil {
 		reportFileError(ctx, c.cfg.Root(t.ConfigPath), fsutil.Reason(err), err)
 		return
