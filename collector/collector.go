@@ -7,11 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -171,30 +171,51 @@ var (
 		[]string{"collector", "reason"}, nil)
 )
 
-// errStillRunning marks a collector whose previous Update has not returned:
-// starting another would pile up goroutines behind a hung filesystem.
+// errStillRunning marks a collector whose run outlived its deadline and has
+// not returned: starting another would pile up goroutines behind a hung
+// filesystem, so later scrapes report it failed at once until it returns.
 var errStillRunning = errors.New("previous run still in progress after missing its deadline")
 
 // Exporter runs the enabled collectors.
 type Exporter struct {
 	names      []string
 	collectors map[string]Collector
-	running    map[string]*atomic.Bool
 	logger     log.Logger
 	logged     *onceLog
+
+	mu      sync.Mutex
+	flights map[string]*flight // the run in progress per collector
+	failing map[string]bool    // collectors whose last result was a failure
+}
+
+// flight is one Update of one collector. Every scrape that wants the
+// collector while it runs waits for this run instead of starting another:
+// simultaneous scrapes (an HA pair of Prometheus servers) all get its full
+// result, and a collector never runs twice at once.
+type flight struct {
+	started  time.Time
+	deadline time.Time // the run's own deadline; zero when it has none
+	issues   *issues // the run's file errors so far
+	done     chan struct{}
+	res      result // set before done is closed
+}
+
+// overdue reports whether the run has outlived its own deadline.
+func (f *flight) overdue(now time.Time) bool {
+	return !f.deadline.IsZero() && now.After(f.deadline)
 }
 
 // NewExporter wraps the collectors.
 func NewExporter(collectors map[string]Collector, logger log.Logger) *Exporter {
 	e := &Exporter{
 		collectors: collectors,
-		running:    map[string]*atomic.Bool{},
 		logger:     logger,
 		logged:     newOnceLog(10000),
+		flights:    map[string]*flight{},
+		failing:    map[string]bool{},
 	}
 	for name := range collectors {
 		e.names = append(e.names, name)
-		e.running[name] = new(atomic.Bool)
 	}
 	sort.Strings(e.names)
 	return e
@@ -207,6 +228,35 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	ch <- scrapeFileErrorsDesc
 	for _, name := range e.names {
 		e.collectors[name].Describe(ch)
+	}
+}
+
+// Close releases every collector that holds resources (the kernel log
+// follower saves its position), waiting at most until ctx ends. It is meant
+// for shutdown, after the server stopped serving scrapes.
+func (e *Exporter) Close(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(e.names))
+	for i, name := range e.names {
+		c, ok := e.collectors[name].(io.Closer)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Close(); err != nil {
+				errs[i] = fmt.Errorf("collector %s: %w", name, err)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return errors.Join(errs...)
+	case <-ctx.Done():
+		return fmt.Errorf("closing collectors: %w", ctx.Err())
 	}
 }
 
@@ -249,12 +299,12 @@ func (e *Exporter) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 		success := 1.0
 		if r.err != nil {
 			success = 0
-			level.Warn(e.logger).Log("msg", "collector failed", "collector", name, "duration_seconds", r.duration.Seconds(), "err", r.err)
 		} else {
 			for _, m := range r.metrics {
 				ch <- m
 			}
 		}
+		e.logEpisode(name, r)
 		ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, r.duration.Seconds(), name)
 		ch <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, success, name)
 		reasons := make([]string, 0, len(r.issues))
@@ -268,53 +318,91 @@ func (e *Exporter) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	}
 }
 
-// run executes one collector, buffering its metrics so that a collector
-// abandoned at the deadline contributes nothing half-done.
+// logEpisode logs a collector's failure when it starts failing and its
+// recovery when it succeeds again, not every scrape in between.
+func (e *Exporter) logEpisode(name string, r result) {
+	e.mu.Lock()
+	was := e.failing[name]
+	now := r.err != nil
+	e.failing[name] = now
+	e.mu.Unlock()
+	switch {
+	case now && !was:
+		level.Warn(e.logger).Log("msg", "collector failed; not logged again until it recovers (crashguard_scrape_collector_success 0)", "collector", name, "duration_seconds", r.duration.Seconds(), "err", r.err)
+	case !now && was:
+		level.Info(e.logger).Log("msg", "collector recovered", "collector", name)
+	}
+}
+
+// run returns the result of one run of the collector: the one in progress
+// if there is one (unless it outlived its deadline), else a new one. It
+// waits no longer than ctx allows.
 func (e *Exporter) run(ctx context.Context, name string) result {
 	start := time.Now()
-	guard := e.running[name]
-	if !guard.CompareAndSwap(false, true) {
+	e.mu.Lock()
+	f := e.flights[name]
+	if f != nil && f.overdue(start) {
+		e.mu.Unlock()
 		return result{err: errStillRunning}
 	}
+	if f == nil {
+		f = e.launch(ctx, name)
+	}
+	e.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.res
+	case <-ctx.Done():
+		return result{err: fmt.Errorf("missed the scrape deadline: %w", ctx.Err()), duration: time.Since(f.started), issues: f.issues.snapshot()}
+	}
+}
+
+// launch starts a run of the collector; e.mu is held. The run keeps the
+// values of the scrape that started it (the per-scrape memo) and its
+// deadline, but not its cancellation: a scraper that disconnects does not
+// cut short a run that other scrapes are waiting for. The run's metrics are
+// buffered, so a run abandoned at the deadline contributes nothing
+// half-done.
+func (e *Exporter) launch(ctx context.Context, name string) *flight {
+	f := &flight{started: time.Now(), done: make(chan struct{})}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if dl, ok := ctx.Deadline(); ok {
+		f.deadline = dl
+		rctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), dl)
+	}
 	iss := &issues{collector: name, logger: e.logger, once: e.logged}
-	cctx := context.WithValue(ctx, issuesKey{}, iss)
-	mch := make(chan prometheus.Metric, 256)
-	done := make(chan error, 1)
+	f.issues = iss
+	rctx = context.WithValue(rctx, issuesKey{}, iss)
+	e.flights[name] = f
 	go func() {
-		var err error
-		func() {
+		defer cancel()
+		mch := make(chan prometheus.Metric, 256)
+		errc := make(chan error, 1)
+		go func() {
+			var err error
 			defer func() {
 				if p := recover(); p != nil {
 					err = fmt.Errorf("collector panicked: %v", p)
 				}
+				close(mch)
+				errc <- err
 			}()
-			err = e.collectors[name].Update(cctx, mch)
+			err = e.collectors[name].Update(rctx, mch)
 		}()
-		// Free the guard before the result is seen, so that a scrape
-		// following at once never finds this finished run still "running".
-		guard.Store(false)
-		close(mch)
-		done <- err
-	}()
-	var metrics []prometheus.Metric
-	for {
-		select {
-		case m, ok := <-mch:
-			if ok {
-				metrics = append(metrics, m)
-				continue
-			}
-			err := <-done
-			return result{metrics: metrics, err: err, duration: time.Since(start), issues: iss.snapshot()}
-		case <-ctx.Done():
-			// Keep draining so the abandoned Update never blocks on send.
-			go func() {
-				for range mch {
-				}
-			}()
-			return result{err: fmt.Errorf("missed the scrape deadline: %w", ctx.Err()), duration: time.Since(start), issues: iss.snapshot()}
+		var metrics []prometheus.Metric
+		for m := range mch {
+			metrics = append(metrics, m)
 		}
-	}
+		res := result{metrics: metrics, err: <-errc, duration: time.Since(f.started), issues: iss.snapshot()}
+		// Forget the run before its result is seen, so that a scrape
+		// following at once starts a fresh run rather than joining this one.
+		e.mu.Lock()
+		delete(e.flights, name)
+		e.mu.Unlock()
+		f.res = res
+		close(f.done)
+	}()
+	return f
 }
 
 type issuesKey struct{}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,5 +248,157 @@ func TestConsecutiveScrapesNeverOverlap(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// slowCollector takes a while (honouring ctx) and counts its runs.
+type slowCollector struct {
+	delay time.Duration
+	runs  atomic.Int32
+	fail  atomic.Bool
+}
+
+var slowDesc = prometheus.NewDesc("crashguard_slow_value", "A value from a slow collector.", nil, nil)
+
+func (s *slowCollector) Describe(ch chan<- *prometheus.Desc) { ch <- slowDesc }
+
+func (s *slowCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
+	s.runs.Add(1)
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.fail.Load() {
+		return errors.New("boom")
+	}
+	ch <- prometheus.MustNewConstMetric(slowDesc, prometheus.GaugeValue, 7)
+	return nil
+}
+
+// Simultaneous scrapes (an HA pair of Prometheus servers, or many) must each
+// get every collector's full result: they share the run in progress.
+func TestSimultaneousScrapesGetFullResults(t *testing.T) {
+	for _, n := range []int{2, 10, 50} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			slow := &slowCollector{delay: 50 * time.Millisecond}
+			e := NewExporter(map[string]Collector{"slow": slow, "fast": &fakeCollector{value: 1}}, log.NewNopLogger())
+			h := NewHandler(e, HandlerOpts{Timeout: 10 * time.Second, Offset: 100 * time.Millisecond}, log.NewNopLogger())
+			hdr := http.Header{"X-Prometheus-Scrape-Timeout-Seconds": []string{"10"}}
+			bodies := make([]string, n)
+			var wg sync.WaitGroup
+			startLine := make(chan struct{})
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-startLine
+					bodies[i] = scrape(t, h, hdr)
+				}()
+			}
+			close(startLine)
+			wg.Wait()
+			for i, b := range bodies {
+				for _, want := range []string{
+					`crashguard_scrape_collector_success{collector="slow"} 1`,
+					`crashguard_scrape_collector_success{collector="fast"} 1`,
+					"crashguard_slow_value 7",
+					"crashguard_fake_value 1",
+				} {
+					if !strings.Contains(b, want) {
+						t.Fatalf("scrape %d of %d lacks %q:\n%s", i, n, want, b)
+					}
+				}
+			}
+			if r := slow.runs.Load(); r > int32(n) {
+				t.Errorf("%d runs for %d scrapes", r, n)
+			}
+		})
+	}
+}
+
+// A scrape with a short deadline that gives up on a run does not keep
+// scrapes with longer deadlines from sharing it: only a run that outlived
+// its own deadline is refused.
+func TestOnlyAnOverdueRunIsRefused(t *testing.T) {
+	slow := &slowCollector{delay: 400 * time.Millisecond}
+	e := NewExporter(map[string]Collector{"slow": slow}, log.NewNopLogger())
+	h := NewHandler(e, HandlerOpts{Timeout: 10 * time.Second, Offset: 0}, log.NewNopLogger())
+	long := http.Header{"X-Prometheus-Scrape-Timeout-Seconds": []string{"5"}}
+	short := http.Header{"X-Prometheus-Scrape-Timeout-Seconds": []string{"0.05"}}
+	first := make(chan string)
+	go func() { first <- scrape(t, h, long) }()
+	time.Sleep(50 * time.Millisecond) // let the first scrape start the run
+	if b := scrape(t, h, short); !strings.Contains(b, `crashguard_scrape_collector_success{collector="slow"} 0`) {
+		t.Errorf("a scrape whose deadline passed must report the collector failed:\n%s", b)
+	}
+	if b := scrape(t, h, long); !strings.Contains(b, `crashguard_scrape_collector_success{collector="slow"} 1`) {
+		t.Errorf("a run within its deadline must be shared, not refused:\n%s", b)
+	}
+	if b := <-first; !strings.Contains(b, `crashguard_scrape_collector_success{collector="slow"} 1`) {
+		t.Errorf("first scrape:\n%s", b)
+	}
+	if r := slow.runs.Load(); r != 1 {
+		t.Errorf("%d runs, want the one run shared by all three scrapes", r)
+	}
+}
+
+// A stuck run is refused only until it returns; then runs start again.
+func TestStuckRunRefusedUntilItReturns(t *testing.T) {
+	release := make(chan struct{})
+	stuck := &fakeCollector{value: 2, block: release}
+	e := NewExporter(map[string]Collector{"stuck": stuck}, log.NewNopLogger())
+	h := NewHandler(e, HandlerOpts{Timeout: 10 * time.Second, Offset: 0}, log.NewNopLogger())
+	hdr := http.Header{"X-Prometheus-Scrape-Timeout-Seconds": []string{"0.1"}}
+	for i := 0; i < 3; i++ {
+		if b := scrape(t, h, hdr); !strings.Contains(b, `crashguard_scrape_collector_success{collector="stuck"} 0`) {
+			t.Fatalf("scrape %d while stuck:\n%s", i, b)
+		}
+	}
+	close(release)
+	// Once the stuck run has returned, a scrape starts a fresh run.
+	waitUntil(t, func() bool {
+		return strings.Contains(scrape(t, h, hdr), `crashguard_scrape_collector_success{collector="stuck"} 1`)
+	})
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 30s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A failing collector is logged when it starts failing and when it
+// recovers, not on every scrape in between.
+func TestFailureLoggedOncePerEpisode(t *testing.T) {
+	var logs syncBuffer
+	slow := &slowCollector{}
+	e := NewExporter(map[string]Collector{"flaky": slow}, log.NewLogfmtLogger(&logs))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Bind(context.Background()))
+	gather := func(n int) {
+		for range n {
+			if _, err := reg.Gather(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	slow.fail.Store(true)
+	gather(5)
+	slow.fail.Store(false)
+	gather(3)
+	slow.fail.Store(true)
+	gather(4)
+	out := logs.String()
+	if n := strings.Count(out, "collector failed"); n != 2 {
+		t.Errorf("failure logged %d times over two episodes, want 2:\n%s", n, out)
+	}
+	if n := strings.Count(out, "collector recovered"); n != 1 {
+		t.Errorf("recovery logged %d times, want 1:\n%s", n, out)
 	}
 }
