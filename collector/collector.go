@@ -195,7 +195,7 @@ type Exporter struct {
 type flight struct {
 	started  time.Time
 	deadline time.Time // the run's own deadline; zero when it has none
-	issues   *issues // the run's file errors so far
+	issues   *issues   // the run's file errors so far
 	done     chan struct{}
 	res      result // set before done is closed
 }
