@@ -170,6 +170,22 @@ func TestScrapeBudget(t *testing.T) {
 		{"120", 9500 * time.Millisecond},
 		{"garbage", 9500 * time.Millisecond},
 		{"-3", 9500 * time.Millisecond},
+		{"0", 9500 * time.Millisecond},
+		{"-0", 9500 * time.Millisecond},
+		{"NaN", 9500 * time.Millisecond},
+		{"nan", 9500 * time.Millisecond},
+		{"Inf", 9500 * time.Millisecond},
+		{"+Inf", 9500 * time.Millisecond},
+		{"-Inf", 9500 * time.Millisecond},
+		{"infinity", 9500 * time.Millisecond},
+		{"9.3e9", 9500 * time.Millisecond},
+		{"1e10", 9500 * time.Millisecond},
+		{"1e300", 9500 * time.Millisecond},
+		{"1e-300", 9500 * time.Millisecond},
+		{"10", 9500 * time.Millisecond},
+		{"9.999", 9499 * time.Millisecond},
+		{"0x10", 9500 * time.Millisecond},
+		{"5e-324", 9500 * time.Millisecond},
 	} {
 		h := http.Header{}
 		if tc.header != "" {

@@ -315,7 +315,8 @@ func scanContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	return context.WithDeadline(ctx, time.Now().Add(time.Until(dl)*4/5))
+	rem := time.Until(dl)
+	return context.WithDeadline(ctx, time.Now().Add(rem-rem/5)) // never overflows, unlike rem*4/5
 }
 
 func (c *crashfilesCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {

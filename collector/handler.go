@@ -58,13 +58,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // ScrapeBudget is the time a scrape may take: the scraper's timeout from the
-// X-Prometheus-Scrape-Timeout-Seconds header (capped at max) less offset, and
-// never less than a tenth of the timeout.
+// X-Prometheus-Scrape-Timeout-Seconds header less offset, and never less
+// than a tenth of the timeout. A header that is absent, unparsable, NaN,
+// infinite, zero (or below a nanosecond), negative or above max counts as max, so no header can
+// lift or overflow the deadline.
 func ScrapeBudget(h http.Header, max, offset time.Duration) time.Duration {
 	timeout := max
 	if v := h.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-			if d := time.Duration(s * float64(time.Second)); d < timeout {
+		// Compared as floats: converting a huge or infinite value to a
+		// Duration first would overflow.
+		if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 && s < max.Seconds() {
+			if d := time.Duration(s * float64(time.Second)); d > 0 {
 				timeout = d
 			}
 		}
