@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -39,8 +40,13 @@ type handler struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), ScrapeBudget(r.Header, h.opts.Timeout, h.opts.Offset))
+	timeout := scrapeTimeout(r.Header, h.opts.Timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), budget(timeout, h.opts.Offset))
 	defer cancel()
+	// A client that never reads its response must not hold the connection,
+	// the handler and a --web.max-requests slot past the scraper's own
+	// timeout; by then the scraper has given up anyway.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout))
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(h.e.Bind(ctx)); err != nil {
 		level.Error(h.logger).Log("msg", "cannot register collectors", "err", err)
@@ -51,37 +57,75 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Extra != nil {
 		gatherers = append(gatherers, h.opts.Extra)
 	}
+	errs := &responseErrors{}
 	promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
-		ErrorLog:      promLogger{h.logger},
+		ErrorLog:      errs,
 		ErrorHandling: promhttp.ContinueOnError,
 	}).ServeHTTP(w, r)
+	errs.log(h.logger, r)
+}
+
+// responseErrors gathers what promhttp reports while serving one response:
+// it reports a failed write once per metric family, so a scraper that went
+// away would otherwise produce a hundred lines for one response.
+type responseErrors struct {
+	n      int
+	first  string
+	gather bool // the registry itself failed, not the client
+}
+
+func (e *responseErrors) Println(v ...interface{}) {
+	msg := fmtArgs(v)
+	if e.n == 0 {
+		e.first = msg
+	}
+	e.n++
+	e.gather = e.gather || strings.HasPrefix(msg, "error gathering metrics")
+}
+
+// log writes one line for a response that had errors.
+func (e *responseErrors) log(logger log.Logger, r *http.Request) {
+	if e.n == 0 {
+		return
+	}
+	if e.gather {
+		level.Error(logger).Log("msg", "error gathering metrics", "err", e.first, "errors", e.n)
+		return
+	}
+	level.Warn(logger).Log("msg", "could not send the whole response; the scraper may have gone away or timed out", "remote", r.RemoteAddr, "err", e.first, "errors", e.n)
 }
 
 // ScrapeBudget is the time a scrape may take: the scraper's timeout from the
 // X-Prometheus-Scrape-Timeout-Seconds header less offset, and never less
 // than a tenth of the timeout. A header that is absent, unparsable, NaN,
-// infinite, zero (or below a nanosecond), negative or above max counts as max, so no header can
-// lift or overflow the deadline.
+// infinite, zero (or below a nanosecond), negative or above max counts as
+// max, so no header can lift or overflow the deadline.
 func ScrapeBudget(h http.Header, max, offset time.Duration) time.Duration {
-	timeout := max
-	if v := h.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-		// Compared as floats: converting a huge or infinite value to a
-		// Duration first would overflow.
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 && s < max.Seconds() {
-			if d := time.Duration(s * float64(time.Second)); d > 0 {
-				timeout = d
-			}
-		}
-	}
-	budget := timeout - offset
-	if budget < timeout/10 {
-		budget = timeout / 10
-	}
-	return budget
+	return budget(scrapeTimeout(h, max), offset)
 }
 
-type promLogger struct{ l log.Logger }
+// scrapeTimeout is the scraper's timeout, as ScrapeBudget explains.
+func scrapeTimeout(h http.Header, max time.Duration) time.Duration {
+	v := h.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	if v == "" {
+		return max
+	}
+	// Compared as floats: converting a huge or infinite value to a Duration
+	// first would overflow.
+	s, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(s > 0) || s >= max.Seconds() {
+		return max
+	}
+	if d := time.Duration(s * float64(time.Second)); d > 0 {
+		return d
+	}
+	return max
+}
 
-func (p promLogger) Println(v ...interface{}) {
-	level.Error(p.l).Log("msg", "error gathering metrics", "err", fmtArgs(v))
+func budget(timeout, offset time.Duration) time.Duration {
+	b := timeout - offset
+	if b < timeout/10 {
+		b = timeout / 10
+	}
+	return b
 }
