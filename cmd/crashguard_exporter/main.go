@@ -3,15 +3,21 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	stdlog "log"
 	"net/http"
 	"os"
+	"os/signal"
 	"os/user"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -32,14 +38,26 @@ const name = "crashguard_exporter"
 // a few extra, cheap collections.
 const defaultGCPercent = 50
 
+// closeTimeout bounds how long shutdown waits for collectors to release
+// their resources (the kernel log follower saving its position).
+const closeTimeout = 5 * time.Second
+
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
-	os.Exit(run(os.Args[1:]))
+	// SIGTERM and SIGINT shut down gracefully; a second one kills at once,
+	// because stop() restores the default action.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], stop)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string) int {
+// run serves until ctx ends, then shuts down: it stops accepting, lets the
+// scrapes in flight finish within their deadline, closes the collectors and
+// returns 0. onShutdown is called when shutdown begins.
+func run(ctx context.Context, args []string, onShutdown func()) int {
 	app := kingpin.New(name, "Prometheus exporter for Linux crash readiness, crash evidence and container-host failure signals.")
 	var (
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
@@ -47,6 +65,7 @@ func run(args []string) int {
 		noExporter  = app.Flag("web.disable-exporter-metrics", "Exclude metrics about the exporter itself (process_*, go_*).").Bool()
 		timeout     = app.Flag("scrape.timeout", "Scrape deadline when the scraper sends no X-Prometheus-Scrape-Timeout-Seconds header; also caps that header.").Default("10s").Duration()
 		offset      = app.Flag("scrape.timeout-offset", "Time kept back from the scraper's timeout so the response arrives before it gives up.").Default("500ms").Duration()
+		idleTimeout = app.Flag("web.idle-timeout", "Close keep-alive connections idle for this long.").Default("2m").Duration()
 		procPath    = app.Flag("path.procfs", "procfs mountpoint.").Default("/proc").String()
 		sysPath     = app.Flag("path.sysfs", "sysfs mountpoint.").Default("/sys").String()
 		rootPath    = app.Flag("path.rootfs", "Root of the host filesystem (configuration files, crash directories), e.g. /host in a container.").Default("/").String()
@@ -63,6 +82,10 @@ func run(args []string) int {
 	logger, slogBase, err := logging.New(os.Stderr, *logCfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if *timeout <= 0 || *offset < 0 || *idleTimeout <= 0 {
+		fmt.Fprintln(os.Stderr, "--scrape.timeout and --web.idle-timeout must be positive, --scrape.timeout-offset not negative")
 		return 2
 	}
 	level.Info(logger).Log("msg", "Starting "+name, "version", version.Info())
@@ -117,12 +140,73 @@ func run(args []string) int {
 		mux.Handle("/", landing)
 	}
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	if err := web.ListenAndServe(srv, webFlags, logging.Slog(slogBase, *logCfg)); err != nil {
+	srv := &http.Server{
+		Handler:           onlyGetAndHead(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		// Responses other than /metrics (which sets its own write deadline
+		// from the scraper's timeout) get the longest scrape timeout.
+		WriteTimeout: *timeout,
+		IdleTimeout:  *idleTimeout,
+		// Connection-level errors (TLS handshakes) go to the structured log.
+		ErrorLog: stdlog.New(logWriter{level.Warn(logger)}, "", 0),
+	}
+	served := make(chan error, 1)
+	go func() { served <- web.ListenAndServe(srv, webFlags, logging.Slog(slogBase, *logCfg)) }()
+	select {
+	case err := <-served:
 		level.Error(logger).Log("msg", "Server stopped", "err", err)
+		closeCollectors(exporter, logger)
+		return 1
+	case <-ctx.Done():
+	}
+	onShutdown()
+	level.Info(logger).Log("msg", "Shutting down: no new connections; waiting for scrapes in flight", "bound", *timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), *timeout+time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		level.Warn(logger).Log("msg", "Scrapes still in flight at the shutdown bound; closing their connections", "err", err)
+		srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		level.Warn(logger).Log("msg", "Server stopped with an error", "err", err)
+	}
+	if !closeCollectors(exporter, logger) {
 		return 1
 	}
+	level.Info(logger).Log("msg", "Stopped")
 	return 0
+}
+
+// closeCollectors releases the collectors within closeTimeout.
+func closeCollectors(e *collector.Exporter, logger log.Logger) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := e.Close(ctx); err != nil {
+		level.Error(logger).Log("msg", "Cannot close collectors", "err", err)
+		return false
+	}
+	return true
+}
+
+// onlyGetAndHead answers every other method with 405: the exporter only
+// serves reads.
+func onlyGetAndHead(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logWriter turns the standard library's log lines into structured ones.
+type logWriter struct{ l log.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.l.Log("msg", "HTTP server error", "err", strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // limitRequests answers 503 beyond n concurrent scrapes rather than queueing
