@@ -76,7 +76,7 @@ func TestKdumpHungTargetHonoursDeadline(t *testing.T) {
 		cancel()
 	}
 	if n := calls.Load(); n != 1 {
-		t.Errorf("later scrapes must join the hung call, not start new ones: %d calls", n)
+		t.Errorf("later scrapes must not start new calls on a hung target: %d calls", n)
 	}
 }
 
