@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -29,7 +30,8 @@ func init() {
 type kdumpCollector struct {
 	cfg    Config
 	logger log.Logger
-	statfs *boundedStatfs
+	// space finds and statfs's the dump directory off the scrape goroutine.
+	space *targetSpace
 
 	capture, loaded, reserved, kexecLoaded     *prometheus.Desc
 	regions, iomemBytes                        *prometheus.Desc
@@ -45,7 +47,7 @@ func newKdumpCollector(cfg Config, logger log.Logger) *kdumpCollector {
 	return &kdumpCollector{
 		cfg:              cfg,
 		logger:           logger,
-		statfs:           newBoundedStatfs(statfsBytes),
+		space:            newTargetSpace(os.Stat, statfsBytes),
 		capture:          d("capture_kernel", "1 when this is the capture (kdump) kernel itself (/proc/vmcore exists); no other kdump metrics are exported then."),
 		loaded:           d("crash_kernel_loaded", "Value of /sys/kernel/kexec_crash_loaded: 1 when a crash kernel is loaded, so a panic boots it and a dump can be written."),
 		reserved:         d("crash_kernel_reserved_bytes", "Value of /sys/kernel/kexec_crash_size: memory reserved for the crash kernel (with crashkernel=X,high only the high region); 0 when nothing is reserved."),
@@ -169,22 +171,18 @@ func (c *kdumpCollector) updateTarget(ctx context.Context, ch chan<- prometheus.
 	if t.Type != kdump.TypeLocal || !filepath.IsAbs(t.Path) {
 		return
 	}
-	dir, err := nearestExisting(c.cfg.RootPath, t.Path)
-	if err != nil {
+	sp, err := c.space.probe(ctx, c.cfg.RootPath, t.Path)
+	switch {
+	case err == nil:
+		ch <- prometheus.MustNewConstMetric(c.targetFree, prometheus.GaugeValue, float64(sp.free))
+		ch <- prometheus.MustNewConstMetric(c.targetSize, prometheus.GaugeValue, float64(sp.size))
+	case isTimeout(err):
+		reportFileError(ctx, c.cfg.Root(t.Path), "timeout", err)
+	case sp.dir != "":
+		check(ctx, sp.dir, err) // statfs failed
+	default:
 		check(ctx, c.cfg.Root(t.Path), err)
-		return
 	}
-	free, size, err := c.statfs.stat(ctx, dir)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			reportFileError(ctx, dir, "timeout", err)
-			return
-		}
-		check(ctx, dir, err)
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(c.targetFree, prometheus.GaugeValue, float64(free))
-	ch <- prometheus.MustNewConstMetric(c.targetSize, prometheus.GaugeValue, float64(size))
 }
 
 func (c *kdumpCollector) updateFadump(ctx context.Context, ch chan<- prometheus.Metric) {
@@ -219,11 +217,11 @@ func crashkernelParams(cmdline string) string {
 // nearestExisting returns the dump directory below root, or its nearest
 // existing ancestor: kdump creates the directory on first use, and the space
 // that matters is that of the filesystem it will be created on.
-func nearestExisting(root, hostPath string) (string, error) {
+func nearestExisting(stat func(string) (os.FileInfo, error), root, hostPath string) (string, error) {
 	p := filepath.Clean("/" + hostPath)
 	for {
 		full := filepath.Join(root, p)
-		fi, err := os.Stat(full)
+		fi, err := stat(full)
 		if err == nil {
 			if !fi.IsDir() {
 				return "", fmt.Errorf("%s: %w", full, fsutil.ErrNotRegular)
@@ -249,24 +247,64 @@ func statfsBytes(path string) (free, size uint64, err error) {
 	return st.Bavail * bs, st.Blocks * bs, nil
 }
 
-// boundedStatfs runs statfs through a callGroup so that a hung NFS mount
-// costs one blocked goroutine per path, not a hung scrape.
-type boundedStatfs struct {
-	fn    func(string) (uint64, uint64, error)
-	calls callGroup[string, [2]uint64]
+// isTimeout says whether a probe gave up on a call that did not return.
+func isTimeout(err error) bool {
+	return errors.Is(err, errCallStuck) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
-func newBoundedStatfs(fn func(string) (uint64, uint64, error)) *boundedStatfs {
-	return &boundedStatfs{fn: fn}
+// maxTargetWait caps how long a scrape waits for the dump target's stat and
+// statfs, whatever its deadline.
+const maxTargetWait = 2 * time.Second
+
+// targetSpace runs the stat walk and statfs of a local dump directory in a
+// goroutine of its own, at most one per directory, each scrape waiting for
+// it at most half its remaining time (capped at maxWait): a dump target on
+// a hung NFS mount is then a timeout for that path while the rest of the
+// collector still reports. Once a call outlives the scrape that waited for
+// it, later scrapes do not wait for it again but report the timeout at once
+// until it returns.
+type targetSpace struct {
+	stat    func(string) (os.FileInfo, error)
+	statfs  func(string) (uint64, uint64, error)
+	maxWait time.Duration
+	calls   callGroup[string, targetStat]
 }
 
-func (b *boundedStatfs) stat(ctx context.Context, path string) (uint64, uint64, error) {
-	v, err := b.calls.do(ctx, path, func() ([2]uint64, error) {
-		free, size, err := b.fn(path)
-		return [2]uint64{free, size}, err
-	})
-	if err != nil && ctx.Err() != nil {
-		return 0, 0, fmt.Errorf("statfs %s: %w", path, err)
+type targetStat struct {
+	dir        string // the directory statfs was asked about
+	free, size uint64
+}
+
+func newTargetSpace(stat func(string) (os.FileInfo, error), statfs func(string) (uint64, uint64, error)) *targetSpace {
+	return &targetSpace{stat: stat, statfs: statfs, maxWait: maxTargetWait, calls: callGroup[string, targetStat]{skipStuck: true}}
+}
+
+// probe finds the dump directory hostPath below root (or its nearest
+// existing parent) and statfs's it. A call that did not return in time
+// yields an error wrapping context.DeadlineExceeded or errCallStuck.
+func (s *targetSpace) probe(ctx context.Context, root, hostPath string) (targetStat, error) {
+	wait := s.maxWait
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl) / 2; d < wait {
+			wait = d
+		}
 	}
-	return v[0], v[1], err
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	key := filepath.Join(root, hostPath)
+	v, err := s.calls.do(pctx, key, func() (targetStat, error) {
+		dir, err := nearestExisting(s.stat, root, hostPath)
+		if err != nil {
+			return targetStat{}, err
+		}
+		free, size, err := s.statfs(dir)
+		return targetStat{dir: dir, free: free, size: size}, err
+	})
+	switch {
+	case errors.Is(err, errCallStuck):
+		return v, fmt.Errorf("stat or statfs of %s: an earlier call has not returned: %w", key, err)
+	case err != nil && errors.Is(err, pctx.Err()):
+		return v, fmt.Errorf("stat or statfs of %s did not return within %v: %w", key, wait.Round(time.Millisecond), err)
+	}
+	return v, err
 }

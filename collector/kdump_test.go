@@ -16,7 +16,7 @@ import (
 func TestKdumpRHELLocalTarget(t *testing.T) {
 	c := build(t, "kdump", profileConfig(t, "rhel9")).(*kdumpCollector)
 	var statted atomic.Value
-	c.statfs = newBoundedStatfs(func(p string) (uint64, uint64, error) {
+	c.space = newTargetSpace(os.Stat, func(p string) (uint64, uint64, error) {
 		statted.Store(p)
 		return 40 << 30, 100 << 30, nil
 	})
@@ -47,7 +47,7 @@ func TestKdumpStatfsRealFilesystem(t *testing.T) {
 func TestKdumpMissingDumpDirUsesParent(t *testing.T) {
 	cfg := copyProfile(t, "rhel9")
 	os.RemoveAll(filepath.Join(cfg.RootPath, "var/crash"))
-	got, err := nearestExisting(cfg.RootPath, "/var/crash")
+	got, err := nearestExisting(os.Stat, cfg.RootPath, "/var/crash")
 	if err != nil || got != filepath.Join(cfg.RootPath, "var") {
 		t.Errorf("got %q, %v", got, err)
 	}
@@ -58,7 +58,7 @@ func TestKdumpHungTargetHonoursDeadline(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	var calls atomic.Int32
-	c.statfs = newBoundedStatfs(func(string) (uint64, uint64, error) {
+	c.space = newTargetSpace(os.Stat, func(string) (uint64, uint64, error) {
 		calls.Add(1)
 		<-release // a dead NFS server
 		return 0, 0, errors.New("released")
@@ -76,7 +76,7 @@ func TestKdumpHungTargetHonoursDeadline(t *testing.T) {
 		cancel()
 	}
 	if n := calls.Load(); n != 1 {
-		t.Errorf("later scrapes must join the hung call, not start new ones: %d calls", n)
+		t.Errorf("later scrapes must not start new calls on a hung target: %d calls", n)
 	}
 }
 
