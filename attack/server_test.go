@@ -284,3 +284,40 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	})
 }
+
+// TestShutdownFinishesScrapeInFlight: a scrape already running when SIGTERM
+// arrives (here held up by a dump target that stops answering) still gets
+// its full answer, and the exporter then exits 0.
+func TestShutdownFinishesScrapeInFlight(t *testing.T) {
+	requireFUSE(t)
+	dir := copyProfile(t, "rhel9")
+	h := mountHung(t, filepath.Join(dir, "root", "var", "crash"))
+	h.block(opStatfs)
+	e := start(t, profileArgs(t, dir)...)
+	t.Cleanup(h.unblock)
+	got := make(chan scrapeResult, 1)
+	go func() { got <- e.get("/metrics", map[string]string{"X-Prometheus-Scrape-Timeout-Seconds": "3"}) }()
+	// The scrape is in flight once the exporter's statfs is held.
+	for deadline := time.Now().Add(30 * time.Second); h.heldCalls(opStatfs) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the scrape never reached the dump target's statfs")
+		}
+	}
+	e.Signal(syscall.SIGTERM)
+	r := <-got
+	if r.Err != nil || r.Status != http.StatusOK {
+		t.Fatalf("scrape in flight at SIGTERM: status %d, %v", r.Status, r.Err)
+	}
+	fams := families(t, r.Body)
+	if f := failed(fams); len(f) > 0 {
+		t.Errorf("scrape in flight at SIGTERM: collectors failed: %v", f)
+	}
+	if _, ok := value(fams, "crashguard_kdump_crash_kernel_loaded", nil); !ok {
+		t.Error("scrape in flight at SIGTERM lost the kdump series")
+	}
+	h.unblock()
+	code, ok := e.Wait(30 * time.Second)
+	if !ok || code != 0 {
+		t.Errorf("exit after SIGTERM: code %d, exited %v\n%s", code, ok, e.Logs())
+	}
+}
