@@ -79,7 +79,7 @@ func run(args []string) int {
 		level.Error(logger).Log("msg", "Cannot create collectors", "err", err)
 		return 1
 	}
-	exporter := collector.NewExporter(cols, logger)
+	exporter := collector.NewExporter(cols, logger, cfg.Trees()...)
 
 	own := prometheus.NewRegistry()
 	own.MustRegister(versioncollector.NewCollector("crashguard"))
