@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/user"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -67,7 +66,9 @@ func run(args []string) int {
 	}
 	level.Info(logger).Log("msg", "Starting "+name, "version", version.Info())
 	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
-	if u, err := user.Current(); err == nil && u.Uid == "0" {
+	// The effective uid, not user.Current: that reads /etc/passwd, which
+	// nothing at start-up may depend on.
+	if os.Geteuid() == 0 {
 		level.Warn(logger).Log("msg", "Running as root; the README lists the capabilities each collector needs instead.")
 	}
 
