@@ -199,6 +199,16 @@ func (s *cgroupSource) walk(ctx context.Context, ctrl int) (w *cgroupWalk, ok bo
 	if !h.Available() {
 		return nil, false, nil
 	}
+	// The hierarchy must lie inside the mount its directory was mapped
+	// below (--path.sysfs or --path.rootfs); below it the walk follows no
+	// symlink. A directory swapped for a link after this check is not
+	// caught, but the walk reads only numbers and cgroup names from it.
+	if d, err := treeFor(ctx, h.Dir).OpenDir(h.Dir); err == nil {
+		d.Close()
+	} else if errors.Is(err, fsutil.ErrSymlink) {
+		reportFileError(ctx, h.Dir, "symlink", err)
+		return nil, false, nil
+	}
 	// The walk reads the files of every controller this directory provides
 	// (both on v2), so that one walk serves both collectors.
 	ctrls := 0

@@ -18,6 +18,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
 const namespace = "crashguard"
@@ -50,10 +52,19 @@ func (c Config) Sys(elem ...string) string {
 	return filepath.Join(append([]string{c.SysPath}, elem...)...)
 }
 
-// Root joins a host path (absolute or not) below the root filesystem.
+// Root joins a host path (absolute or not) below the root filesystem; ".."
+// cannot climb above it.
 func (c Config) Root(elem ...string) string {
-	return filepath.Join(append([]string{c.RootPath}, elem...)...)
+	return filepath.Join(c.RootPath, filepath.Clean("/"+filepath.Join(elem...)))
 }
+
+// Trees are the mounts paths are joined below. A file read below one of
+// them must resolve inside it (see fsutil.Tree); pass them to NewExporter.
+func (c Config) Trees() []string { return []string{c.ProcPath, c.SysPath, c.RootPath} }
+
+// tree is the tree of cfg that path was joined below, for reads outside a
+// scrape (collector constructors); nil when none.
+func (c Config) tree(path string) *fsutil.Tree { return fsutil.NewTrees(c.Trees()...).Find(path) }
 
 // Factory builds a collector from the shared configuration. Collector-specific
 // options are captured by the closure that FlagSetup returns.
@@ -182,6 +193,7 @@ type Exporter struct {
 	collectors map[string]Collector
 	logger     log.Logger
 	logged     *onceLog
+	trees      fsutil.Trees
 
 	mu      sync.Mutex
 	flights map[string]*flight // the run in progress per collector
@@ -205,14 +217,18 @@ func (f *flight) overdue(now time.Time) bool {
 	return !f.deadline.IsZero() && now.After(f.deadline)
 }
 
-// NewExporter wraps the collectors.
-func NewExporter(collectors map[string]Collector, logger log.Logger) *Exporter {
+// NewExporter wraps the collectors. trees (normally Config.Trees) are the
+// mounts their files are read below: during a scrape a file read below one
+// of them that resolves outside it is refused and reported as a "symlink"
+// file error. Without trees nothing is checked.
+func NewExporter(collectors map[string]Collector, logger log.Logger, trees ...string) *Exporter {
 	e := &Exporter{
 		collectors: collectors,
 		logger:     logger,
 		logged:     newOnceLog(10000),
 		flights:    map[string]*flight{},
 		failing:    map[string]bool{},
+		trees:      fsutil.NewTrees(trees...),
 	}
 	for name := range collectors {
 		e.names = append(e.names, name)
@@ -284,6 +300,9 @@ type result struct {
 
 func (e *Exporter) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	ctx = withShared(ctx)
+	if len(e.trees) > 0 {
+		ctx = context.WithValue(ctx, treesKey{}, e.trees)
+	}
 	results := make([]result, len(e.names))
 	var wg sync.WaitGroup
 	for i, name := range e.names {
@@ -406,6 +425,15 @@ func (e *Exporter) launch(ctx context.Context, name string) *flight {
 }
 
 type issuesKey struct{}
+
+type treesKey struct{}
+
+// treeFor is the tree of this scrape that path was joined below; nil (no
+// containment check) outside a scrape with trees, or for a path below none.
+func treeFor(ctx context.Context, path string) *fsutil.Tree {
+	ts, _ := ctx.Value(treesKey{}).(fsutil.Trees)
+	return ts.Find(path)
+}
 
 // issues counts, per scrape, the files a collector could not use.
 type issues struct {

@@ -2,7 +2,9 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"strconv"
 	"strings"
@@ -92,7 +94,13 @@ func (c *coredumpCollector) Update(ctx context.Context, ch chan<- prometheus.Met
 	}
 	storage, configured, err := corepattern.LoadStorage(c.cfg.RootPath)
 	if err != nil {
-		reportFileError(ctx, c.cfg.Root("etc", "systemd", "coredump.conf"), fsutil.Reason(err), err)
+		// Name the file at fault (a drop-in, say), not just the main one.
+		p := c.cfg.Root("etc", "systemd", "coredump.conf")
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			p = pe.Path
+		}
+		reportFileError(ctx, p, fsutil.Reason(err), err)
 	} else if configured {
 		for _, s := range systemdStorages {
 			ch <- prometheus.MustNewConstMetric(c.storage, prometheus.GaugeValue, boolFloat(s == storage), s)
@@ -112,7 +120,7 @@ func parseCoreLimit(limits string) (soft, hard float64, err error) {
 		}
 		f := strings.Fields(line[len(row):])
 		if len(f) < 2 {
-			return 0, 0, fmt.Errorf("short row %q", shortErr(line, 80))
+			return 0, 0, fmt.Errorf("short row %s", fsutil.Excerpt(line))
 		}
 		if soft, err = parseLimitValue(f[0]); err != nil {
 			return 0, 0, err
@@ -131,7 +139,7 @@ func parseLimitValue(s string) (float64, error) {
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("bad limit %q", shortErr(s, 40))
+		return 0, fmt.Errorf("bad limit %s", fsutil.Excerpt(s))
 	}
 	return float64(v), nil
 }

@@ -130,14 +130,22 @@ func newCrashfilesCollector(cfg Config, logger log.Logger, o crashfilesOptions) 
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, sub, name), help, labels, nil)
 	}
 	const dirBound = " dir is a host path, one per scanned directory (bounded by configuration)."
+	// Files read must lie inside the mount their directory was joined
+	// below: a crash directory that is a symlink out of --path.rootfs is
+	// not read from.
+	trees := fsutil.NewTrees(cfg.Trees()...)
 	return &crashfilesCollector{
-		cfg:      cfg,
-		logger:   logger,
-		opts:     o,
-		reader:   crash.NewOSDirReader(),
-		readTail: crash.ReadTail,
-		readHead: readHead,
-		caches:   map[string]map[string]cachedFile{},
+		cfg:    cfg,
+		logger: logger,
+		opts:   o,
+		reader: crash.NewOSDirReader(),
+		readTail: func(p string, max int64) ([]byte, error) {
+			return crash.ReadTailIn(trees.Find(p), p, max)
+		},
+		readHead: func(p string, max int64) ([]byte, error) {
+			return readHead(trees.Find(p), p, max)
+		},
+		caches: map[string]map[string]cachedFile{},
 
 		dumps: d("crash", "dumps",
 			"Kernel crash dumps in a crash directory (RHEL <ip>-<date>, Debian/Ubuntu <stamp> and <host>-<stamp>, SUSE <date> directories, and Ubuntu apport linux-image-*.crash reports). state is complete (a memory image) or incomplete (an image marked incomplete, or none). Both states are exported for every scanned directory."+dirBound,
@@ -840,10 +848,10 @@ func lastBytes(b []byte, n int) []byte {
 	return b
 }
 
-// readHead reads at most max bytes from the start of a regular file,
-// without following a final symlink or blocking on a FIFO.
-func readHead(p string, max int64) ([]byte, error) {
-	f, _, err := fsutil.Open(p, true)
+// readHead reads at most max bytes from the start of a regular file inside
+// t, without following a final symlink or blocking on a FIFO.
+func readHead(t *fsutil.Tree, p string, max int64) ([]byte, error) {
+	f, _, err := t.Open(p, true)
 	if err != nil {
 		return nil, err
 	}

@@ -380,7 +380,7 @@ func (c *dmthinCollector) mountDevice(source string, byName map[string]*dm.Devic
 // <procfs>/self is the exporter's own, which in a container is not.
 func (c *dmthinCollector) readMounts(ctx context.Context) (string, bool) {
 	p := c.cfg.Proc("1", "mounts")
-	b, err := fsutil.ReadFile(p, maxMountsBytes)
+	b, err := treeFor(ctx, p).ReadFile(p, maxMountsBytes)
 	if err == nil {
 		return string(b), true
 	}
@@ -526,7 +526,7 @@ func (f fixtureClient) Close() error                              { return nil }
 
 func (f fixtureClient) read(op string, dev dm.DevNum) ([]dm.Target, error) {
 	p := filepath.Join(f.dir, dev.String()+"."+op)
-	b, err := fsutil.ReadFile(p, 1<<20)
+	b, err := fsutil.NewTree(f.dir).ReadFile(p, 1<<20)
 	if err != nil {
 		if fsutil.IsNotExist(err) {
 			return nil, &dm.IoctlError{Op: op, Dev: dev, Errno: syscall.ENXIO}

@@ -12,7 +12,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/crashguard/crashguard_exporter/internal/fsutil"
@@ -26,6 +25,9 @@ func init() {
 		}
 	})
 }
+
+// kdumpMeminfoMax caps /proc/meminfo, about 1.5 KiB on 6.x kernels.
+const kdumpMeminfoMax = 64 << 10
 
 type kdumpCollector struct {
 	cfg    Config
@@ -106,14 +108,13 @@ func (c *kdumpCollector) Update(ctx context.Context, ch chan<- prometheus.Metric
 	}
 
 	var ram uint64
-	if fs, err := procfs.NewFS(c.cfg.ProcPath); err == nil {
-		mi, err := fs.Meminfo()
-		switch {
-		case err == nil && mi.MemTotalBytes != nil:
-			ram = *mi.MemTotalBytes
+	meminfo := c.cfg.Proc("meminfo")
+	if b, ok := readBytes(ctx, meminfo, kdumpMeminfoMax); ok {
+		if n, err := kdump.ParseMemTotal(b); err != nil {
+			reportFileError(ctx, meminfo, fsutil.Reason(err), err)
+		} else {
+			ram = n
 			ch <- prometheus.MustNewConstMetric(c.memory, prometheus.GaugeValue, float64(ram))
-		case err != nil:
-			check(ctx, c.cfg.Proc("meminfo"), err)
 		}
 	}
 	if cmdline, ok := readString(ctx, c.cfg.Proc("cmdline")); ok {

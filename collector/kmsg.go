@@ -14,7 +14,6 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/procfs"
 
 	"github.com/crashguard/crashguard_exporter/internal/cgroup"
 	"github.com/crashguard/crashguard_exporter/internal/fsutil"
@@ -27,6 +26,9 @@ const (
 	kmsgCommLabelMax   = 64  // bytes of a task name kept as a label
 	// kmsgReplayMax caps a recorded stream replayed from a regular file.
 	kmsgReplayMax = 64 << 20
+	// kmsgStatMax caps /proc/stat, read for btime: its per-CPU and
+	// interrupt lines reach a few hundred KiB on large machines.
+	kmsgStatMax = 8 << 20
 	// kmsgStartupWait bounds how long a scrape waits for the follower to
 	// read the backlog it found at start-up (or to fail opening the log).
 	kmsgStartupWait = 5 * time.Second
@@ -124,6 +126,8 @@ type kmsgCollector struct {
 	opts      kmsgOptions
 	follower  *kmsg.Follower
 	btime     uint64 // boot time (seconds since the epoch); 0 if unknown
+	btimePath string
+	btimeErr  error // why btime is unknown, when not simply absent
 	cancel    context.CancelFunc
 	done      chan struct{}
 	ready     chan struct{}
@@ -238,12 +242,14 @@ func newKmsgCollector(cfg Config, logger log.Logger, opts kmsgOptions) (*kmsgCol
 	}
 
 	// btime is fixed for the boot; reading it once keeps timestamps stable.
-	if fs, err := procfs.NewFS(cfg.ProcPath); err == nil {
-		if st, err := fs.Stat(); err == nil {
-			c.btime = st.BootTime
-		} else if !fsutil.IsNotExist(err) {
-			level.Debug(logger).Log("msg", "cannot read btime; OOM kill timestamps are not exported", "err", err)
-		}
+	// Read at start-up, so through the guarded reader: a FIFO here must
+	// not keep the exporter from listening. A problem is reported in every
+	// scrape's file errors (and logged once) rather than at start-up only.
+	c.btimePath = cfg.Proc("stat")
+	if b, err := cfg.tree(c.btimePath).ReadFile(c.btimePath, kmsgStatMax); err == nil {
+		c.btime, c.btimeErr = kmsg.ParseBtime(b)
+	} else if !fsutil.IsNotExist(err) {
+		c.btimeErr = err
 	}
 
 	replay := false
@@ -558,6 +564,9 @@ func (c *kmsgCollector) Update(ctx context.Context, ch chan<- prometheus.Metric)
 		t.Stop()
 	}
 
+	if c.btimeErr != nil {
+		reportFileError(ctx, c.btimePath, fsutil.Reason(c.btimeErr), c.btimeErr)
+	}
 	snap := c.snapshot()
 	st := c.follower.Stats()
 

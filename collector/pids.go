@@ -121,11 +121,11 @@ func parseLoadavgThreads(s string) (uint64, error) {
 	}
 	i := strings.IndexByte(f[3], '/')
 	if i < 0 {
-		return 0, fmt.Errorf("%w: /proc/loadavg field 4 %q is not running/total", fsutil.ErrGarbage, capLabel(f[3], 40))
+		return 0, fmt.Errorf("%w: /proc/loadavg field 4 %s is not running/total", fsutil.ErrGarbage, fsutil.Excerpt(f[3]))
 	}
 	n, err := strconv.ParseUint(f[3][i+1:], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: /proc/loadavg field 4 %q is not running/total", fsutil.ErrGarbage, capLabel(f[3], 40))
+		return 0, fmt.Errorf("%w: /proc/loadavg field 4 %s is not running/total", fsutil.ErrGarbage, fsutil.Excerpt(f[3]))
 	}
 	return n, nil
 }

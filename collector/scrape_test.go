@@ -31,7 +31,7 @@ func defaultExporter(tb testing.TB, cfg Config) *Exporter {
 			}
 		}
 	})
-	return NewExporter(cols, log.NewNopLogger())
+	return NewExporter(cols, log.NewNopLogger(), cfg.Trees()...)
 }
 
 func openFDs(t *testing.T) int {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"os/user"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -90,7 +89,9 @@ func run(ctx context.Context, args []string, onShutdown func()) int {
 	}
 	level.Info(logger).Log("msg", "Starting "+name, "version", version.Info())
 	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
-	if u, err := user.Current(); err == nil && u.Uid == "0" {
+	// The effective uid, not user.Current: that reads /etc/passwd, which
+	// nothing at start-up may depend on.
+	if os.Geteuid() == 0 {
 		level.Warn(logger).Log("msg", "Running as root; the README lists the capabilities each collector needs instead.")
 	}
 
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, onShutdown func()) int {
 		level.Error(logger).Log("msg", "Cannot create collectors", "err", err)
 		return 1
 	}
-	exporter := collector.NewExporter(cols, logger)
+	exporter := collector.NewExporter(cols, logger, cfg.Trees()...)
 
 	own := prometheus.NewRegistry()
 	own.MustRegister(versioncollector.NewCollector("crashguard"))

@@ -108,9 +108,10 @@ const maxMountinfo = 16 << 20
 // case the result still holds what was found, v1 hierarchies included.
 func Discover(procPath, sysPath, rootPath string) (Hierarchies, error) {
 	var firstErr error
+	proc := fsutil.NewTree(procPath)
 	for _, who := range []string{"1", "self"} {
 		p := filepath.Join(procPath, who, "mountinfo")
-		b, err := fsutil.ReadFile(p, maxMountinfo)
+		b, err := proc.ReadFile(p, maxMountinfo)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -170,7 +171,8 @@ func discoverFrom(mountinfo []byte, sysPath, rootPath string) (Hierarchies, bool
 	var err error
 	if v2 != nil {
 		h.Unified = Hierarchy{Version: V2, Dir: mapMountPoint(v2.point, sysPath, rootPath), MountPoint: v2.point, Root: v2.root}
-		b, rerr := fsutil.ReadFile(filepath.Join(h.Unified.Dir, "cgroup.controllers"), 4096)
+		p := filepath.Join(h.Unified.Dir, "cgroup.controllers")
+		b, rerr := fsutil.NewTrees(sysPath, rootPath).Find(p).ReadFile(p, 4096)
 		if rerr == nil {
 			h.UnifiedControllers = strings.Fields(string(b))
 		} else {

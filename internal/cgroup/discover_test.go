@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
 // host lays out a fake host below a temp dir: proc/<who>/mountinfo from a
@@ -288,5 +290,25 @@ func TestForEachMount(t *testing.T) {
 	h, _, _ := discoverFrom([]byte(in), "/sys", "/")
 	if h.Pids.Dir != "/sys/fs/cgroup/my cg" || h.Memory.Dir != h.Pids.Dir || h.Pids.Version != V1 {
 		t.Errorf("co-mount: %+v", h)
+	}
+}
+
+// A mountinfo that leads out of --path.procfs is not used: the hierarchies
+// would be taken from a file the exporter was never pointed at.
+func TestDiscoverStaysInsideProcfs(t *testing.T) {
+	h := newHost(t)
+	h.mountinfo("elsewhere/mountinfo", "v2")
+	h.write("sys/fs/cgroup/cgroup.controllers", allControllers)
+	for _, who := range []string{"1", "self"} {
+		if err := os.MkdirAll(h.path("proc/"+who), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("../../elsewhere/mountinfo", h.path("proc/"+who+"/mountinfo")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Discover(h.path("proc"), h.path("sys"), h.root)
+	if fsutil.Reason(err) != "symlink" || got.Pids.Available() {
+		t.Errorf("mountinfo out of procfs: %+v, %v", got, err)
 	}
 }

@@ -107,8 +107,9 @@ func ParseStorage(content string) (string, bool) {
 // StorageDefault, what systemd-coredump would use if it ran anyway.
 func LoadStorage(rootfs string) (storage string, configured bool, err error) {
 	storage = StorageDefault
+	tree := fsutil.NewTree(rootfs)
 	apply := func(p string) (bool, error) {
-		content, err := readConf(rootfs, p)
+		content, err := readConf(tree, rootfs, p)
 		if err != nil {
 			if fsutil.IsNotExist(err) {
 				// Vanished, or a dangling symlink: systemd skips it too.
@@ -131,7 +132,7 @@ func LoadStorage(rootfs string) (storage string, configured bool, err error) {
 			break
 		}
 	}
-	dropins, err := listDropins(rootfs)
+	dropins, err := listDropins(tree, rootfs)
 	if err != nil {
 		return "", configured, err
 	}
@@ -146,11 +147,11 @@ func LoadStorage(rootfs string) (storage string, configured bool, err error) {
 }
 
 // listDropins returns the drop-in paths in the order systemd applies them.
-func listDropins(rootfs string) ([]string, error) {
+func listDropins(tree *fsutil.Tree, rootfs string) ([]string, error) {
 	byName := map[string]string{}
 	for _, dir := range confDirs {
 		d := filepath.Join(rootfs, dir, dropinDirName)
-		names, err := readDirNames(d)
+		names, err := readDirNames(tree, d)
 		if err != nil {
 			if fsutil.IsNotExist(err) {
 				continue
@@ -177,8 +178,8 @@ func listDropins(rootfs string) ([]string, error) {
 
 // readDirNames lists visible *.conf entries that may be files (regular or
 // symlink), as systemd's conf-files listing does.
-func readDirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
+func readDirNames(tree *fsutil.Tree, dir string) ([]string, error) {
+	f, err := tree.OpenDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +204,10 @@ func readDirNames(dir string) ([]string, error) {
 // readConf reads one configuration file. A symlink to /dev/null is an empty
 // (masking) file; other symlinks are resolved one level inside rootfs, since
 // an absolute target names a path of the inspected system, not of the host
-// the exporter runs on.
-func readConf(rootfs, p string) (string, error) {
+// the exporter runs on. Whatever the file resolves to must lie inside
+// rootfs: a relative link climbing out of it is refused (ErrSymlink).
+func readConf(tree *fsutil.Tree, rootfs, p string) (string, error) {
+	link := p
 	fi, err := os.Lstat(p)
 	if err != nil {
 		return "", err
@@ -218,13 +221,18 @@ func readConf(rootfs, p string) (string, error) {
 			return "", nil
 		}
 		if filepath.IsAbs(target) {
-			p = filepath.Join(rootfs, target)
+			// As on the inspected system, ".." at its root stays there.
+			p = filepath.Join(rootfs, filepath.Clean(target))
 		} else {
 			p = filepath.Join(filepath.Dir(p), target)
 		}
 	}
-	f, _, err := fsutil.Open(p, true)
+	f, _, err := tree.Open(p, true)
 	if err != nil {
+		if p != link && !fsutil.IsNotExist(err) {
+			// Name the drop-in, the file an operator finds in a listing.
+			return "", &fs.PathError{Op: "open", Path: link, Err: err}
+		}
 		return "", err
 	}
 	defer f.Close()

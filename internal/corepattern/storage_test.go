@@ -240,6 +240,34 @@ func TestLoadStorageErrors(t *testing.T) {
 			t.Fatalf("got %q, %v, %v; want FIFO ignored", got, configured, err)
 		}
 	})
+	// A drop-in is a relative symlink climbing above --path.rootfs: it must
+	// not be read, and the storage is then unknown rather than guessed.
+	t.Run("relative symlink out of rootfs is refused", func(t *testing.T) {
+		base := t.TempDir()
+		root := filepath.Join(base, "host")
+		writeFiles(t, base, map[string]string{
+			"outside.conf":                   storageConf("none"),
+			"host/etc/systemd/coredump.conf": storageConf("journal"),
+		})
+		link := filepath.Join(root, "etc/systemd/coredump.conf.d/50-escape.conf")
+		symlink(t, "../../../../outside.conf", link)
+		got, _, err := LoadStorage(root)
+		if fsutil.Reason(err) != "symlink" {
+			t.Fatalf("got %q, %v; want a symlink refusal", got, err)
+		}
+		if !strings.Contains(err.Error(), link) {
+			t.Errorf("the error must name the drop-in: %v", err)
+		}
+	})
+	t.Run("drop-in directory out of rootfs is refused", func(t *testing.T) {
+		base := t.TempDir()
+		root := filepath.Join(base, "host")
+		writeFiles(t, base, map[string]string{"elsewhere/50-x.conf": storageConf("none")})
+		symlink(t, "../../../elsewhere", filepath.Join(root, "etc/systemd/coredump.conf.d"))
+		if got, _, err := LoadStorage(root); fsutil.Reason(err) != "symlink" {
+			t.Fatalf("got %q, %v; want a symlink refusal", got, err)
+		}
+	})
 	t.Run("main file is a directory", func(t *testing.T) {
 		root := t.TempDir()
 		if err := os.MkdirAll(filepath.Join(root, "etc/systemd/coredump.conf"), 0o755); err != nil {

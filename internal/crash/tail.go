@@ -13,11 +13,14 @@ import (
 // directories (fsutil.Open), and seeks rather than reads past the start, so
 // a huge or sparse vmcore costs one read of max bytes. A file reporting size
 // 0 (a pseudo file) is read from its start, up to max bytes.
-func ReadTail(path string, max int64) ([]byte, error) {
+func ReadTail(path string, max int64) ([]byte, error) { return ReadTailIn(nil, path, max) }
+
+// ReadTailIn is ReadTail for a file that must lie inside tree t.
+func ReadTailIn(t *fsutil.Tree, path string, max int64) ([]byte, error) {
 	if max <= 0 {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("non-positive read cap")}
 	}
-	f, fi, err := fsutil.Open(path, true)
+	f, fi, err := t.Open(path, true)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
 // Layout of struct dm_ioctl and struct dm_target_spec from
@@ -328,9 +330,11 @@ func cString(b []byte) string {
 	return string(b)
 }
 
+// trunc keeps what an error message quotes of a table, status or sysfs
+// value as short as every other quoted excerpt (fsutil.Excerpt).
 func trunc(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+	if len(s) > fsutil.ExcerptMax {
+		return s[:fsutil.ExcerptMax] + "…"
 	}
 	return s
 }

@@ -82,8 +82,11 @@ const (
 // by device number. A missing <sysPath>/block yields no devices; a device
 // that disappears during the scan is left out.
 func ScanSysfs(sysPath string) ([]Device, error) {
+	// Everything read must lie inside sysPath: the dm-N links lead to
+	// ../devices/virtual/block/dm-N, never out of sysfs.
+	t := fsutil.NewTree(sysPath)
 	blockDir := filepath.Join(sysPath, "block")
-	names, err := readDirNames(blockDir, maxDevices)
+	names, err := readDirNames(t, blockDir, maxDevices)
 	if err != nil {
 		if fsutil.IsNotExist(err) {
 			return nil, nil
@@ -95,7 +98,7 @@ func ScanSysfs(sysPath string) ([]Device, error) {
 		if !strings.HasPrefix(n, "dm-") {
 			continue
 		}
-		d, ok := readDevice(filepath.Join(blockDir, n), n)
+		d, ok := readDevice(t, filepath.Join(blockDir, n), n)
 		if ok {
 			devs = append(devs, d)
 		}
@@ -113,53 +116,54 @@ func ScanSysfs(sysPath string) ([]Device, error) {
 	return devs, nil
 }
 
-func readDevice(dir, kernel string) (Device, bool) {
+func readDevice(t *fsutil.Tree, dir, kernel string) (Device, bool) {
 	// Stat follows the /sys/block symlink; a device removed since the
 	// listing is simply gone.
 	if _, err := os.Stat(dir); err != nil {
 		return Device{}, false
 	}
 	d := Device{Kernel: kernel}
-	d.Name = readAttr(filepath.Join(dir, "dm", "name"))
-	d.UUID = readAttr(filepath.Join(dir, "dm", "uuid"))
-	if dn, err := ParseDevNum(readAttr(filepath.Join(dir, "dev"))); err == nil {
+	d.Name = readAttr(t, filepath.Join(dir, "dm", "name"))
+	d.UUID = readAttr(t, filepath.Join(dir, "dm", "uuid"))
+	if dn, err := ParseDevNum(readAttr(t, filepath.Join(dir, "dev"))); err == nil {
 		d.Major, d.Minor = dn.Major, dn.Minor
 	}
-	d.Suspended = readAttr(filepath.Join(dir, "dm", "suspended")) == "1"
-	d.DiscardGranularity, d.DiscardMaxBytes, d.DiscardMaxHWBytes = readDiscard(filepath.Join(dir, "queue"))
-	d.Slaves, _ = readDirNames(filepath.Join(dir, "slaves"), maxLinks)
-	d.Holders, _ = readDirNames(filepath.Join(dir, "holders"), maxLinks)
+	d.Suspended = readAttr(t, filepath.Join(dir, "dm", "suspended")) == "1"
+	d.DiscardGranularity, d.DiscardMaxBytes, d.DiscardMaxHWBytes = readDiscard(t, filepath.Join(dir, "queue"))
+	d.Slaves, _ = readDirNames(t, filepath.Join(dir, "slaves"), maxLinks)
+	d.Holders, _ = readDirNames(t, filepath.Join(dir, "holders"), maxLinks)
 	if _, err := os.Stat(dir); err != nil {
 		return Device{}, false
 	}
 	return d, true
 }
 
-func readDiscard(queueDir string) (gran, maxBytes, maxHW uint64) {
-	return readUintAttr(filepath.Join(queueDir, "discard_granularity")),
-		readUintAttr(filepath.Join(queueDir, "discard_max_bytes")),
-		readUintAttr(filepath.Join(queueDir, "discard_max_hw_bytes"))
+func readDiscard(t *fsutil.Tree, queueDir string) (gran, maxBytes, maxHW uint64) {
+	return readUintAttr(t, filepath.Join(queueDir, "discard_granularity")),
+		readUintAttr(t, filepath.Join(queueDir, "discard_max_bytes")),
+		readUintAttr(t, filepath.Join(queueDir, "discard_max_hw_bytes"))
 }
 
-func readAttr(path string) string {
-	b, err := fsutil.ReadFile(path, maxAttrBytes)
+func readAttr(t *fsutil.Tree, path string) string {
+	b, err := t.ReadFile(path, maxAttrBytes)
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
 }
 
-func readUintAttr(path string) uint64 {
-	v, err := strconv.ParseUint(readAttr(path), 10, 64)
+func readUintAttr(t *fsutil.Tree, path string) uint64 {
+	v, err := strconv.ParseUint(readAttr(t, path), 10, 64)
 	if err != nil {
 		return 0
 	}
 	return v
 }
 
-// readDirNames lists at most max entries of dir, sorted.
-func readDirNames(dir string, max int) ([]string, error) {
-	f, err := os.Open(dir)
+// readDirNames lists at most max entries of dir, sorted. A FIFO in the
+// directory's place is refused instead of blocking the open.
+func readDirNames(t *fsutil.Tree, dir string, max int) ([]string, error) {
+	f, err := t.OpenDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -325,13 +329,14 @@ func ReadBlockDev(sysPath, kernel string) (BlockDev, bool) {
 		dir = matches[0]
 		queueDir = filepath.Join(filepath.Dir(dir), "queue")
 	}
+	t := fsutil.NewTree(sysPath)
 	b := BlockDev{Kernel: kernel}
-	if dn, err := ParseDevNum(readAttr(filepath.Join(dir, "dev"))); err == nil {
+	if dn, err := ParseDevNum(readAttr(t, filepath.Join(dir, "dev"))); err == nil {
 		b.Major, b.Minor = dn.Major, dn.Minor
 	}
-	b.Name = readAttr(filepath.Join(dir, "dm", "name"))
-	b.UUID = readAttr(filepath.Join(dir, "dm", "uuid"))
-	_, _, b.DiscardMaxHWBytes = readDiscard(queueDir)
+	b.Name = readAttr(t, filepath.Join(dir, "dm", "name"))
+	b.UUID = readAttr(t, filepath.Join(dir, "dm", "uuid"))
+	_, _, b.DiscardMaxHWBytes = readDiscard(t, queueDir)
 	return b, true
 }
 

@@ -314,3 +314,38 @@ func TestSplitLVMName(t *testing.T) {
 		}
 	}
 }
+
+// Attributes that lead out of the sysfs tree are not read; the dm-N links
+// into ../devices, the normal sysfs layout, are.
+func TestScanSysfsStaysInsideTree(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "sys")
+	writeTree(t, base, map[string]string{
+		"outside/name":                                "root:$6$SECRET\n",
+		"outside/block/dm-7/dev":                      "253:7\n",
+		"sys/devices/virtual/block/dm-0/dev":          "253:0\n",
+		"sys/devices/virtual/block/dm-0/dm/name":      "vg0-root\n",
+		"sys/devices/virtual/block/dm-0/dm/uuid":      "LVM-abc\n",
+		"sys/devices/virtual/block/dm-0/dm/suspended": "0\n",
+		"sys/block/dm-1/dev":                          "253:1\n",
+	})
+	for link, target := range map[string]string{
+		"sys/block/dm-0":    "../devices/virtual/block/dm-0",
+		"sys/block/dm-1/dm": "../../../outside",
+		"sys/block/dm-7":    filepath.Join(base, "outside/block/dm-7"),
+	} {
+		if err := os.Symlink(target, filepath.Join(base, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	devs := scan(t, root)
+	if d := devs["dm-0"]; d.Name != "vg0-root" || d.Major != 253 {
+		t.Errorf("in-tree link: %+v", d)
+	}
+	if d := devs["dm-1"]; d.Name != "" {
+		t.Errorf("dm/name out of the tree was read: %q", d.Name)
+	}
+	if d := devs["dm-7"]; d.Major != 0 || d.Minor != 0 {
+		t.Errorf("a device directory out of the tree was read: %+v", d)
+	}
+}

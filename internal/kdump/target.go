@@ -90,7 +90,8 @@ func (t *Target) warn(format string, args ...any) {
 // or e.g. "/host"), trying /etc/kdump.conf, /etc/default/kdump-tools and
 // /etc/sysconfig/kdump in that order. A host with none of them yields a
 // Target with Configured false and no error. A file that exists but cannot
-// be read yields a Target naming it, with the error.
+// be read, or that resolves outside rootfs, yields a Target naming it, with
+// the error.
 func LoadTarget(rootfs string) (Target, error) {
 	configs := []struct {
 		distro, path string
@@ -100,8 +101,9 @@ func LoadTarget(rootfs string) (Target, error) {
 		{DistroDebian, DebianConfigPath, ParseDebian},
 		{DistroSUSE, SUSEConfigPath, ParseSUSE},
 	}
+	tree := fsutil.NewTree(rootfs)
 	for _, c := range configs {
-		b, err := fsutil.ReadFile(filepath.Join(rootfs, c.path), maxConfigSize)
+		b, err := tree.ReadFile(filepath.Join(rootfs, c.path), maxConfigSize)
 		if err != nil {
 			if fsutil.IsNotExist(err) {
 				continue

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
 func readFixture(t *testing.T, name string) string {
@@ -439,6 +441,21 @@ func TestLoadTarget(t *testing.T) {
 		got, err := LoadTarget(root)
 		if err == nil || got.Distro != DistroRHEL {
 			t.Errorf("LoadTarget = %+v, %v; want an error for the FIFO", got, err)
+		}
+	})
+	t.Run("symlink out of rootfs refused", func(t *testing.T) {
+		base := t.TempDir()
+		root := filepath.Join(base, "host")
+		write(t, base, "outside.conf", "nfs secret-host:/export\n")
+		if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("../../outside.conf", filepath.Join(root, "etc/kdump.conf")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := LoadTarget(root)
+		if fsutil.Reason(err) != "symlink" || got.Type != "" || got.Location != "" {
+			t.Errorf("LoadTarget = %+v, %v; want a symlink refusal", got, err)
 		}
 	})
 }

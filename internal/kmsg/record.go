@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
 // ErrMalformed is wrapped by every ParseRecord error.
@@ -80,19 +82,19 @@ func ParseRecord(b []byte) (Record, error) {
 		}
 	}
 	if n < 4 {
-		return r, malformed("header %q has %d fields, want at least 4", truncate(string(hdr), 40), n)
+		return r, malformed("header %s has %d fields, want at least 4", fsutil.Excerpt(string(hdr)), n)
 	}
 	pf, ok := parseUint(fields[0])
 	if !ok || pf > 1<<20 {
-		return r, malformed("bad priority %q", truncate(string(fields[0]), 20))
+		return r, malformed("bad priority %s", fsutil.Excerpt(string(fields[0])))
 	}
 	r.Priority = int(pf & 7)
 	r.Facility = int(pf >> 3)
 	if r.Seq, ok = parseUint(fields[1]); !ok {
-		return r, malformed("bad sequence number %q", truncate(string(fields[1]), 30))
+		return r, malformed("bad sequence number %s", fsutil.Excerpt(string(fields[1])))
 	}
 	if r.TimestampUsec, ok = parseUint(fields[2]); !ok {
-		return r, malformed("bad timestamp %q", truncate(string(fields[2]), 30))
+		return r, malformed("bad timestamp %s", fsutil.Excerpt(string(fields[2])))
 	}
 	if len(fields[3]) == 0 {
 		return r, malformed("empty flags")
@@ -121,7 +123,7 @@ func ParseRecord(b []byte) (Record, error) {
 		}
 		eq := indexByte(line, '=')
 		if eq <= 0 {
-			return r, malformed("continuation line %q is not KEY=VALUE", truncate(string(line), 40))
+			return r, malformed("continuation line %s is not KEY=VALUE", fsutil.Excerpt(string(line)))
 		}
 		if r.Dict == nil {
 			r.Dict = make(map[string]string, 2)

@@ -45,7 +45,7 @@ func LoadState(path string) (State, error) {
 		return State{}, fmt.Errorf("%w: %s: trailing data", ErrCorruptState, path)
 	}
 	if !ident.IsUUID(s.BootID) {
-		return State{}, fmt.Errorf("%w: %s: bad boot id %q", ErrCorruptState, path, truncate(s.BootID, 40))
+		return State{}, fmt.Errorf("%w: %s: bad boot id %s", ErrCorruptState, path, fsutil.Excerpt(s.BootID))
 	}
 	return s, nil
 }
@@ -105,14 +105,15 @@ func checkWritable(path string) error {
 }
 
 // ReadBootID reads <procPath>/sys/kernel/random/boot_id, a random UUID the
-// kernel picks at every boot.
+// kernel picks at every boot. It must lie inside procPath.
 func ReadBootID(procPath string) (string, error) {
-	s, err := fsutil.ReadString(filepath.Join(procPath, "sys/kernel/random/boot_id"))
+	p := filepath.Join(procPath, "sys/kernel/random/boot_id")
+	s, err := fsutil.NewTree(procPath).ReadString(p)
 	if err != nil {
 		return "", err
 	}
 	if !ident.IsUUID(s) {
-		return "", fmt.Errorf("%w: boot_id %q", fsutil.ErrGarbage, truncate(s, 40))
+		return "", fsutil.Garbage(p, "want a UUID, got "+fsutil.Excerpt(s))
 	}
 	return s, nil
 }
