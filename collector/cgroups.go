@@ -169,7 +169,9 @@ func (s *cgroupSource) hierarchies() cgroup.Hierarchies {
 		return s.hs
 	}
 	hs, err := cgroup.Discover(s.cfg.ProcPath, s.cfg.SysPath, s.cfg.RootPath)
-	if err != nil && !s.logged {
+	// A file that exists but is unusable is in hs.Problems, logged and
+	// counted as a file error in every scrape; only absence is logged here.
+	if err != nil && fsutil.IsNotExist(err) && !s.logged {
 		// Usually the host's /sys is not where --path.sysfs points, or
 		// /proc is not the host's: per-cgroup metrics are then missing.
 		level.Warn(s.logger).Log("msg", "cgroup discovery incomplete; per-cgroup metrics may be missing", "err", err)
