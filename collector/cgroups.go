@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"regexp"
 	"strconv"
 	"strings"
@@ -168,7 +169,9 @@ func (s *cgroupSource) hierarchies() cgroup.Hierarchies {
 		return s.hs
 	}
 	hs, err := cgroup.Discover(s.cfg.ProcPath, s.cfg.SysPath, s.cfg.RootPath)
-	if err != nil && !s.logged {
+	// A file that exists but is unusable is in hs.Problems, logged and
+	// counted as a file error in every scrape; only absence is logged here.
+	if err != nil && fsutil.IsNotExist(err) && !s.logged {
 		// Usually the host's /sys is not where --path.sysfs points, or
 		// /proc is not the host's: per-cgroup metrics are then missing.
 		level.Warn(s.logger).Log("msg", "cgroup discovery incomplete; per-cgroup metrics may be missing", "err", err)
@@ -192,6 +195,13 @@ func (s *cgroupSource) invalidate() {
 // for it. ok is false when the controller is not mounted.
 func (s *cgroupSource) walk(ctx context.Context, ctrl int) (w *cgroupWalk, ok bool, err error) {
 	hs := s.hierarchies()
+	// An unusable mountinfo or cgroup.controllers is reported in every
+	// scrape the cached discovery stands for, whether or not a hierarchy
+	// was found despite it: otherwise every per-cgroup series would vanish
+	// with nothing but one log line to say why.
+	for _, p := range hs.Problems {
+		reportFileError(ctx, problemPath(p), fsutil.Reason(p), p)
+	}
 	h := hs.Pids
 	if ctrl == ctrlMemory {
 		h = hs.Memory
@@ -232,6 +242,15 @@ func (s *cgroupSource) walk(ctx context.Context, ctrl int) (w *cgroupWalk, ok bo
 	return v.(*cgroupWalk), true, nil
 }
 
+// problemPath is the path an error names, or its text when it names none.
+func problemPath(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Path
+	}
+	return err.Error()
+}
+
 func isVanishedErr(err error) bool {
 	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENODEV)
 }
@@ -268,7 +287,43 @@ type cgroupValues struct {
 	failcnt                   uint64
 	oomKill                   uint64
 	hasOOMKill, underOOM      bool
+	hasUnderOOM               bool
+	// statHas says which memory.stat values the file held.
+	statHas uint8
 }
+
+// Bits of cgroupValues.statHas.
+const (
+	statSlab = 1 << iota
+	statDirty
+	statWriteback
+	statInactiveFile
+	statAnon
+	statFile
+)
+
+// setStat copies the memory.stat values that s holds; key lists the keys
+// of slab, dirty, writeback, inactive_file, anon and file, 0 for a value
+// the version does not export.
+func (v *cgroupValues) setStat(s cgroup.MemoryStat, key [6]cgroup.StatKeys) {
+	dst := [6]*uint64{&v.slab, &v.dirty, &v.writeback, &v.inactiveFile, &v.anon, &v.file}
+	src := [6]uint64{s.Slab, s.FileDirty, s.FileWriteback, s.InactiveFile, s.Anon, s.File}
+	if key[0] == 0 {
+		// v1: the hierarchical total_ keys.
+		src = [6]uint64{0, s.TotalDirty, s.TotalWriteback, s.TotalInactiveFile, s.TotalRSS, s.TotalCache}
+	}
+	for i := range key {
+		if key[i] != 0 && s.Has(key[i]) {
+			*dst[i] = src[i]
+			v.statHas |= 1 << i
+		}
+	}
+}
+
+var (
+	statKeysV2 = [6]cgroup.StatKeys{cgroup.StatSlab, cgroup.StatFileDirty, cgroup.StatFileWriteback, cgroup.StatInactiveFile, cgroup.StatAnon, cgroup.StatFile}
+	statKeysV1 = [6]cgroup.StatKeys{0, cgroup.StatTotalDirty, cgroup.StatTotalWriteback, cgroup.StatTotalInactiveFile, cgroup.StatTotalRSS, cgroup.StatTotalCache}
+)
 
 func (v *cgroupValues) pidsInteresting() bool {
 	return (v.has&hasPidsMax != 0 && !isInf(v.pidsMax)) || v.pidsEvents > 0 || v.pidsEventsLoc > 0
@@ -414,9 +469,15 @@ func walkCgroups(ctx context.Context, h cgroup.Hierarchy, ctrls int, sel cgroupS
 	}
 	if w.walk.Errors > 0 {
 		// Directories that could not be listed: their subtrees are missing.
+		// Each is reported with its own path and cause; those beyond the
+		// kept errors with the first one's.
 		for _, st := range w.stats {
 			for i := 0; i < w.walk.Errors; i++ {
-				st.issue(h.Dir, fsutil.Reason(w.walk.Err), w.walk.Err)
+				err := w.walk.Err
+				if i < len(w.walk.Errs) {
+					err = w.walk.Errs[i]
+				}
+				st.issue(problemPath(err), fsutil.Reason(err), err)
 			}
 		}
 	}
@@ -552,8 +613,7 @@ func readMemoryV2(r *cgroup.Reader, d *cgroup.Dir, h cgroup.Hierarchy, v *cgroup
 	}
 	if b, ok := readCgroupFile(r, d, h, "memory.stat", st); ok {
 		if s, err := cgroup.ParseMemoryStat(b); err == nil {
-			v.slab, v.dirty, v.writeback = s.Slab, s.FileDirty, s.FileWriteback
-			v.inactiveFile, v.anon, v.file = s.InactiveFile, s.Anon, s.File
+			v.setStat(s, statKeysV2)
 			v.has |= hasMemStat
 		} else {
 			parseIssue(d, h, "memory.stat", st, err)
@@ -585,7 +645,8 @@ func readMemoryV1(r *cgroup.Reader, d *cgroup.Dir, h cgroup.Hierarchy, v *cgroup
 	}
 	if b, ok := readCgroupFile(r, d, h, "memory.oom_control", st); ok {
 		if c, err := cgroup.ParseOOMControl(b); err == nil {
-			v.oomKill, v.hasOOMKill, v.underOOM = c.OOMKill, c.HasOOMKill, c.UnderOOM
+			v.oomKill, v.hasOOMKill = c.OOMKill, c.HasOOMKill
+			v.underOOM, v.hasUnderOOM = c.UnderOOM, c.HasUnderOOM
 			v.has |= hasMemOOMControl
 		} else {
 			parseIssue(d, h, "memory.oom_control", st, err)
@@ -595,8 +656,7 @@ func readMemoryV1(r *cgroup.Reader, d *cgroup.Dir, h cgroup.Hierarchy, v *cgroup
 		if s, err := cgroup.ParseMemoryStat(b); err == nil {
 			// The total_ keys include descendants, like usage_in_bytes with
 			// use_hierarchy=1 and like v2's memory.stat.
-			v.dirty, v.writeback = s.TotalDirty, s.TotalWriteback
-			v.inactiveFile, v.anon, v.file = s.TotalInactiveFile, s.TotalRSS, s.TotalCache
+			v.setStat(s, statKeysV1)
 			v.has |= hasMemStat
 		} else {
 			parseIssue(d, h, "memory.stat", st, err)

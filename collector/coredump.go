@@ -62,7 +62,12 @@ func (c *coredumpCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *coredumpCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	if p, ok := readBytes(ctx, c.cfg.Proc("sys", "kernel", "core_pattern"), 4096); ok {
+	patternPath := c.cfg.Proc("sys", "kernel", "core_pattern")
+	if p, ok := readBytes(ctx, patternPath, 4096); ok && len(p) == 0 {
+		// The kernel ends even an empty pattern with a newline: nothing at
+		// all is not a pattern, and must not read as "dumps disabled".
+		reportFileError(ctx, patternPath, "garbage", fmt.Errorf("%w: empty file", fsutil.ErrGarbage))
+	} else if ok {
 		pattern := strings.TrimRight(string(p), "\n")
 		h := corepattern.Classify(pattern)
 		for _, name := range corepattern.Handlers() {

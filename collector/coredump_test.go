@@ -119,6 +119,30 @@ func TestCoredumpBadLimitsAndPattern(t *testing.T) {
 	}
 }
 
+// TestCoredumpEmptyPattern: a core_pattern of zero bytes (the kernel
+// writes at least a newline) is garbage, not "dumps disabled".
+func TestCoredumpEmptyPattern(t *testing.T) {
+	cfg := copyProfile(t, "minimal")
+	p := filepath.Join(cfg.ProcPath, "sys/kernel/core_pattern")
+	os.WriteFile(p, nil, 0o644)
+	c := build(t, "coredump", cfg)
+	if errs := fileErrors(t, c); errs["garbage"] != 1 {
+		t.Errorf("file errors %v", errs)
+	}
+	if out := gather(t, c); strings.Contains(out, "crashguard_coredump_handler") || strings.Contains(out, "crashguard_coredump_pattern_info") {
+		t.Errorf("handler invented from an empty file:\n%s", out)
+	}
+	// An empty pattern as the kernel writes it is a real setting.
+	os.WriteFile(p, []byte("\n"), 0o644)
+	c = build(t, "coredump", cfg)
+	if errs := fileErrors(t, c); len(errs) != 0 {
+		t.Errorf("file errors %v", errs)
+	}
+	if out := gather(t, c); !strings.Contains(out, "crashguard_coredump_handler handler=disabled") {
+		t.Errorf("empty pattern not disabled:\n%s", out)
+	}
+}
+
 func TestCapLabel(t *testing.T) {
 	if got := capLabel("héllo", 2); got != "h" {
 		t.Errorf("cut rune must be dropped, got %q", got)

@@ -166,18 +166,36 @@ func (c *dmthinCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 	}
 	byDev := make(map[dm.DevNum]*dm.Device, len(devs))
 	byName := make(map[string]*dm.Device, len(devs))
+	rep := attrProblems{}
 	for i := range devs {
 		d := &devs[i]
-		byDev[d.Dev()] = d
-		if d.Name != "" {
+		// An attribute that exists but cannot be used is reported and its
+		// series left out: never a made-up 0 or empty name.
+		rep.report(ctx, d.Problems)
+		if d.Known(dm.AttrDev) {
+			byDev[d.Dev()] = d
+		}
+		if d.Known(dm.AttrName) {
 			byName[d.Name] = d
 		}
 		dev := capLabel(d.Kernel, dmKernelCap)
-		gauge(c.info, 1, dev, capLabel(d.Name, dmNameCap), string(d.Kind))
-		gauge(c.suspended, boolFloat(d.Suspended), dev)
-		gauge(c.granularity, float64(d.DiscardGranularity), dev)
-		gauge(c.maxBytes, float64(d.DiscardMaxBytes), dev)
-		gauge(c.maxHW, float64(d.DiscardMaxHWBytes), dev)
+		if d.NamesKnown() {
+			gauge(c.info, 1, dev, capLabel(d.Name, dmNameCap), string(d.Kind))
+		}
+		for _, v := range []struct {
+			attr dm.Attrs
+			desc *prometheus.Desc
+			val  float64
+		}{
+			{dm.AttrSuspended, c.suspended, boolFloat(d.Suspended)},
+			{dm.AttrDiscardGranularity, c.granularity, float64(d.DiscardGranularity)},
+			{dm.AttrDiscardMaxBytes, c.maxBytes, float64(d.DiscardMaxBytes)},
+			{dm.AttrDiscardMaxHWBytes, c.maxHW, float64(d.DiscardMaxHWBytes)},
+		} {
+			if d.Known(v.attr) {
+				gauge(v.desc, v.val, dev)
+			}
+		}
 		for _, s := range d.Slaves {
 			gauge(c.slave, 1, dev, capLabel(s, dmKernelCap))
 		}
@@ -194,7 +212,7 @@ func (c *dmthinCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 	for i := range devs {
 		d := &devs[i]
 		l := live[d.Dev()]
-		if c.updatePool(ctx, ch, d, l) {
+		if c.updatePool(ctx, ch, d, l, rep) {
 			continue
 		}
 		c.updateThin(ctx, ch, d, l, byDev)
@@ -205,13 +223,18 @@ func (c *dmthinCollector) Update(ctx context.Context, ch chan<- prometheus.Metri
 
 // updatePool exports a thin pool's metrics and reports whether d is one
 // (by its DM table when readable, else by its name).
-func (c *dmthinCollector) updatePool(ctx context.Context, ch chan<- prometheus.Metric, d *dm.Device, l *dmLive) bool {
+func (c *dmthinCollector) updatePool(ctx context.Context, ch chan<- prometheus.Metric, d *dm.Device, l *dmLive, rep attrProblems) bool {
 	var target, status *dm.Target
 	if l != nil {
 		target, status = findTarget(l, "thin-pool")
 	}
 	if target == nil && !d.Kind.IsThinPool() {
 		return false
+	}
+	if !d.Known(dm.AttrName) {
+		// The pool label is its name; without it nothing can be said
+		// about the pool (the unusable name is already reported).
+		return true
 	}
 	pool := capLabel(d.Name, dmNameCap)
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
@@ -229,7 +252,9 @@ func (c *dmthinCollector) updatePool(ctx context.Context, ch chan<- prometheus.M
 			gauge(c.lwm, float64(satMul(t.LowWaterMark, t.DataBlockBytes())))
 		}
 	}
-	if data, ok := dm.PoolDataDevice(c.cfg.SysPath, *d, table); ok {
+	data, ok, problems := dm.PoolDataDevice(c.cfg.SysPath, *d, table)
+	rep.report(ctx, problems)
+	if ok && data.Known(dm.AttrDiscardMaxHWBytes) {
 		gauge(c.dataCapable, boolFloat(data.CanDiscard()))
 	}
 	if status == nil {
@@ -282,6 +307,20 @@ func (c *dmthinCollector) updatePool(ctx context.Context, ch chan<- prometheus.M
 	return true
 }
 
+// attrProblems reports unusable sysfs attributes once per scrape each: a
+// pool's data device is read again after the scan that already saw it.
+type attrProblems map[string]bool
+
+func (a attrProblems) report(ctx context.Context, problems []error) {
+	for _, p := range problems {
+		path := problemPath(p)
+		if !a[path] {
+			a[path] = true
+			reportFileError(ctx, path, fsutil.Reason(p), p)
+		}
+	}
+}
+
 // updateThin exports a thin volume's mapped bytes.
 func (c *dmthinCollector) updateThin(ctx context.Context, ch chan<- prometheus.Metric, d *dm.Device, l *dmLive, byDev map[dm.DevNum]*dm.Device) {
 	if l == nil {
@@ -306,7 +345,7 @@ func (c *dmthinCollector) updateThin(ctx context.Context, ch chan<- prometheus.M
 	}
 	pool := t.PoolDev
 	if dn, err := dm.ParseDevNum(t.PoolDev); err == nil {
-		if p, ok := byDev[dn]; ok && p.Name != "" {
+		if p, ok := byDev[dn]; ok && p.Known(dm.AttrName) {
 			pool = capLabel(p.Name, dmNameCap)
 		}
 	}
@@ -333,15 +372,20 @@ func (c *dmthinCollector) livePath(op string, d *dm.Device) string {
 }
 
 func (c *dmthinCollector) updateMounts(ctx context.Context, ch chan<- prometheus.Metric, byName map[string]*dm.Device) {
-	content, ok := c.readMounts(ctx)
+	content, path, ok := c.readMounts(ctx)
 	if !ok {
 		return
+	}
+	mounts, malformed := dm.MountDiscard(content)
+	if malformed > 0 {
+		// The well-formed lines are still used.
+		reportFileError(ctx, path, "garbage", fmt.Errorf("%w: %d lines are not mounts lines", fsutil.ErrGarbage, malformed))
 	}
 	type key struct{ device, mountpoint, fstype string }
 	seen := map[key]int{}
 	var order []key
 	var modes []string
-	for _, m := range dm.MountDiscard(content) {
+	for _, m := range mounts {
 		k := key{device: c.mountDevice(m.Device, byName), mountpoint: capLabel(m.MountPoint, mountCap), fstype: capLabel(m.FSType, fstypeCap)}
 		// A later line is a mount stacked on top: it is the one in effect.
 		if i, ok := seen[k]; ok {
@@ -378,31 +422,33 @@ func (c *dmthinCollector) mountDevice(source string, byName map[string]*dm.Devic
 // readMounts prefers PID 1's mount table: with the host's procfs (or the
 // host PID namespace) that is the host's mount namespace, while
 // <procfs>/self is the exporter's own, which in a container is not.
-func (c *dmthinCollector) readMounts(ctx context.Context) (string, bool) {
+func (c *dmthinCollector) readMounts(ctx context.Context) (content, path string, ok bool) {
 	p := c.cfg.Proc("1", "mounts")
 	b, err := treeFor(ctx, p).ReadFile(p, maxMountsBytes)
 	if err == nil {
-		return string(b), true
+		return string(b), p, true
 	}
 	if !fsutil.IsNotExist(err) && !errors.Is(err, fs.ErrPermission) {
 		check(ctx, p, err)
-		return "", false
+		return "", p, false
 	}
 	// hidepid= or a procfs without PID 1 (a fixture, a private namespace).
-	b, ok := readBytes(ctx, c.cfg.Proc("self", "mounts"), maxMountsBytes)
-	return string(b), ok
+	p = c.cfg.Proc("self", "mounts")
+	b, ok = readBytes(ctx, p, maxMountsBytes)
+	return string(b), p, ok
 }
 
 // query reads the status (and for thin targets the table) of every
-// device that is not suspended, through one client opened for this
-// scrape. queried is false when there was nothing to ask. Only the
+// device known not to be suspended, through one client opened for this
+// scrape: a device whose dm/suspended or dev attribute is absent or
+// unusable is left alone, since an ioctl on a suspended device may block. queried is false when there was nothing to ask. Only the
 // scrape's deadline is returned as an error: a control node that cannot
 // be used is reported through reason, a device that cannot be read
 // through the file-error metric.
 func (c *dmthinCollector) query(ctx context.Context, devs []dm.Device) (live map[dm.DevNum]*dmLive, reason string, queried bool, err error) {
 	var want []*dm.Device
 	for i := range devs {
-		if !devs[i].Suspended {
+		if devs[i].Known(dm.AttrDev|dm.AttrSuspended) && !devs[i].Suspended {
 			want = append(want, &devs[i])
 		}
 	}

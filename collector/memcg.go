@@ -114,7 +114,6 @@ func (c *memcgCollector) Update(ctx context.Context, ch chan<- prometheus.Metric
 	if !ok {
 		return nil
 	}
-	v2 := w.hier.Version == cgroup.V2
 	w.export(ctx, ch, ctrlMemory, c.sel.max, func(e *cgroupEntry) {
 		lv := e.labels()
 		gauge := func(d *prometheus.Desc, v float64) {
@@ -133,14 +132,19 @@ func (c *memcgCollector) Update(ctx context.Context, ch chan<- prometheus.Metric
 			gauge(c.high, e.memHigh)
 		}
 		if e.has&hasMemStat != 0 {
-			if v2 {
-				gauge(c.slab, float64(e.slab))
+			// Only the keys the file held: a missing key is not a zero.
+			for _, st := range []struct {
+				bit  uint8
+				desc *prometheus.Desc
+				v    uint64
+			}{
+				{statSlab, c.slab, e.slab}, {statDirty, c.dirty, e.dirty}, {statWriteback, c.writeback, e.writeback},
+				{statInactiveFile, c.inactiveFile, e.inactiveFile}, {statAnon, c.anon, e.anon}, {statFile, c.file, e.file},
+			} {
+				if e.statHas&st.bit != 0 {
+					gauge(st.desc, float64(st.v))
+				}
 			}
-			gauge(c.dirty, float64(e.dirty))
-			gauge(c.writeback, float64(e.writeback))
-			gauge(c.inactiveFile, float64(e.inactiveFile))
-			gauge(c.anon, float64(e.anon))
-			gauge(c.file, float64(e.file))
 		}
 		for _, ev := range []struct {
 			bit uint32
@@ -150,19 +154,29 @@ func (c *memcgCollector) Update(ctx context.Context, ch chan<- prometheus.Metric
 			if e.has&ev.bit == 0 {
 				continue
 			}
-			counter(ev.d.oom, ev.v.OOM)
-			counter(ev.d.oomKill, ev.v.OOMKill)
-			if ev.v.HasOOMGroupKill {
-				counter(ev.d.oomGroupKill, ev.v.OOMGroupKill)
+			// Only the keys the file held (oom_kill is 4.13+,
+			// oom_group_kill 5.17+): a missing key is not a zero.
+			for _, k := range []struct {
+				has  bool
+				desc *prometheus.Desc
+				v    uint64
+			}{
+				{ev.v.HasOOM, ev.d.oom, ev.v.OOM}, {ev.v.HasOOMKill, ev.d.oomKill, ev.v.OOMKill},
+				{ev.v.HasOOMGroupKill, ev.d.oomGroupKill, ev.v.OOMGroupKill},
+				{ev.v.HasMax, ev.d.max, ev.v.Max}, {ev.v.HasHigh, ev.d.high, ev.v.High},
+			} {
+				if k.has {
+					counter(k.desc, k.v)
+				}
 			}
-			counter(ev.d.max, ev.v.Max)
-			counter(ev.d.high, ev.v.High)
 		}
 		if e.has&hasMemOOMControl != 0 {
 			if e.hasOOMKill {
 				counter(c.events.oomKill, e.oomKill)
 			}
-			gauge(c.underOOM, boolFloat(e.underOOM))
+			if e.hasUnderOOM {
+				gauge(c.underOOM, boolFloat(e.underOOM))
+			}
 		}
 		if e.has&hasMemFailcnt != 0 {
 			counter(c.failcnt, e.failcnt)

@@ -3,6 +3,7 @@ package cgroup
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -79,6 +80,13 @@ type Hierarchies struct {
 	UnifiedControllers []string
 	// Mountinfo is the file the mounts were read from.
 	Mountinfo string
+	// Problems are files discovery found but could not use: a mountinfo
+	// that is unreadable, not a regular file, too large, a symlink loop
+	// or garbage, an unusable cgroup.controllers. Each is an
+	// *fs.PathError whose cause fsutil.Reason names. Absent files are not
+	// problems. What could be used still is (a fallback mountinfo, the
+	// well-formed lines of a partly garbled one).
+	Problems []error
 }
 
 // maxMountinfo bounds the read; nodes with thousands of container mounts
@@ -91,7 +99,17 @@ const maxMountinfo = 16 << 20
 // host's view whenever procPath is the host's /proc (bare metal, hostPID, or
 // the host /proc mounted into the exporter's container); the exporter's own
 // mount namespace may hold only a namespaced cgroup mount or none. When it
-// cannot be read, or lists no cgroup mount, <procPath>/self/mountinfo is used.
+// is absent or unusable, or lists no cgroup mount, <procPath>/self/mountinfo
+// is used.
+//
+// A mountinfo is unusable when it cannot be read (permission, I/O error),
+// is not a regular file (FIFO, directory), is larger than 16 MiB, is a
+// symlink loop, or is garbage: it holds a non-blank line that is not a
+// mountinfo line (see parseMountLine). Each unusable file is listed in
+// Problems, also when the other file could be used; the well-formed lines
+// of a partly garbled file are still used. A file that is empty, or whose
+// lines are all well formed but name no cgroup mount, is a host without
+// cgroups: no problem.
 //
 // Mount points are host paths. They are mapped into the exporter's view:
 // a mount point already below sysPath or rootPath (other than "/") is kept;
@@ -104,32 +122,41 @@ const maxMountinfo = 16 << 20
 // hierarchy at a time); v2 provides a controller listed in the unified
 // root's cgroup.controllers. An error is returned when no mountinfo can be
 // read, or when cgroup2 is mounted but the mapped root's cgroup.controllers
-// cannot be read (usually the host's /sys is not at sysPath); in the latter
+// cannot be used (usually the host's /sys is not at sysPath); in the latter
 // case the result still holds what was found, v1 hierarchies included.
 func Discover(procPath, sysPath, rootPath string) (Hierarchies, error) {
 	var firstErr error
 	proc := fsutil.NewTree(procPath)
+	var problems []error
 	for _, who := range []string{"1", "self"} {
 		p := filepath.Join(procPath, who, "mountinfo")
 		b, err := proc.ReadFile(p, maxMountinfo)
 		if err != nil {
+			if !fsutil.IsNotExist(err) {
+				problems = append(problems, err)
+			}
 			if firstErr == nil {
 				firstErr = err
 			}
 			continue
 		}
-		h, ok, err := discoverFrom(b, sysPath, rootPath)
-		if !ok && who == "1" {
+		h, st, err := discoverFrom(b, sysPath, rootPath)
+		if st.bad > 0 {
+			problems = append(problems, &fs.PathError{Op: "parse", Path: p,
+				Err: fmt.Errorf("%w: %d of %d lines are not mountinfo lines, the first is line %d", fsutil.ErrGarbage, st.bad, st.lines, st.firstBad)})
+		}
+		if st.cgroupMounts == 0 && who == "1" {
 			continue
 		}
 		h.Mountinfo = p
+		h.Problems = append(problems, h.Problems...)
 		return h, err
 	}
 	if firstErr != nil {
-		return Hierarchies{}, fmt.Errorf("reading mountinfo: %w", firstErr)
+		return Hierarchies{Problems: problems}, fmt.Errorf("reading mountinfo: %w", firstErr)
 	}
-	// Both files were readable but neither lists a cgroup mount.
-	return Hierarchies{Mountinfo: filepath.Join(procPath, "self", "mountinfo")}, nil
+	// Neither file lists a cgroup mount.
+	return Hierarchies{Mountinfo: filepath.Join(procPath, "self", "mountinfo"), Problems: problems}, nil
 }
 
 // mount is the part of a mountinfo line discovery needs.
@@ -138,26 +165,34 @@ type mount struct {
 	super               []string
 }
 
-// discoverFrom resolves hierarchies from mountinfo content; ok reports
-// whether any cgroup mount was seen.
-func discoverFrom(mountinfo []byte, sysPath, rootPath string) (Hierarchies, bool, error) {
+// mountinfoStats says what discoverFrom saw in a mountinfo.
+type mountinfoStats struct {
+	// lines counts the non-blank lines, bad those that are not mountinfo
+	// lines; firstBad is the 1-based number of the first of them.
+	lines, bad, firstBad int
+	// cgroupMounts counts the well-formed cgroup and cgroup2 mounts.
+	cgroupMounts int
+}
+
+// discoverFrom resolves hierarchies from mountinfo content.
+func discoverFrom(mountinfo []byte, sysPath, rootPath string) (Hierarchies, mountinfoStats, error) {
 	var h Hierarchies
 	var v2 *mount
 	var pids, mem *mount
-	seen := false
+	var st mountinfoStats
 	better := func(cur *mount, m mount) *mount {
 		if cur == nil || mountScore(m, sysPath, rootPath) > mountScore(*cur, sysPath, rootPath) {
 			return &m
 		}
 		return cur
 	}
-	forEachMount(mountinfo, func(m mount) {
+	st.lines, st.bad, st.firstBad = forEachMount(mountinfo, func(m mount) {
 		switch m.fstype {
 		case "cgroup2":
-			seen = true
+			st.cgroupMounts++
 			v2 = better(v2, m)
 		case "cgroup":
-			seen = true
+			st.cgroupMounts++
 			for _, o := range m.super {
 				switch o {
 				case "pids":
@@ -172,10 +207,13 @@ func discoverFrom(mountinfo []byte, sysPath, rootPath string) (Hierarchies, bool
 	if v2 != nil {
 		h.Unified = Hierarchy{Version: V2, Dir: mapMountPoint(v2.point, sysPath, rootPath), MountPoint: v2.point, Root: v2.root}
 		p := filepath.Join(h.Unified.Dir, "cgroup.controllers")
-		b, rerr := fsutil.NewTrees(sysPath, rootPath).Find(p).ReadFile(p, 4096)
+		ctrls, rerr := readControllers(fsutil.NewTrees(sysPath, rootPath).Find(p), p)
 		if rerr == nil {
-			h.UnifiedControllers = strings.Fields(string(b))
+			h.UnifiedControllers = ctrls
 		} else {
+			if !fsutil.IsNotExist(rerr) {
+				h.Problems = append(h.Problems, rerr)
+			}
 			// Missing means the mapped directory is not the cgroup2 root:
 			// the host's /sys is not where sysPath says.
 			err = fmt.Errorf("cgroup2 is mounted at %s but its controllers cannot be read: %w", v2.point, rerr)
@@ -183,7 +221,26 @@ func discoverFrom(mountinfo []byte, sysPath, rootPath string) (Hierarchies, bool
 	}
 	h.Pids = resolve("pids", "pids_localevents", pids, v2, h.UnifiedControllers, sysPath, rootPath)
 	h.Memory = resolve("memory", "memory_localevents", mem, v2, h.UnifiedControllers, sysPath, rootPath)
-	return h, seen, err
+	return h, st, err
+}
+
+// readControllers reads a cgroup2 root's cgroup.controllers: controller
+// names (lower-case letters, digits, '_') separated by spaces. Anything
+// else is garbage, and no controller is taken from it.
+func readControllers(tree *fsutil.Tree, p string) ([]string, error) {
+	b, err := tree.ReadFile(p, 4096)
+	if err != nil {
+		return nil, err
+	}
+	names := strings.Fields(string(b))
+	for _, n := range names {
+		for i := 0; i < len(n); i++ {
+			if c := n[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+				return nil, &fs.PathError{Op: "parse", Path: p, Err: fmt.Errorf("%w: not a list of controller names", fsutil.ErrGarbage)}
+			}
+		}
+	}
+	return names, nil
 }
 
 func resolve(name, localOpt string, v1, v2 *mount, unified []string, sysPath, rootPath string) Hierarchy {
@@ -250,13 +307,13 @@ func under(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, dir+"/")
 }
 
-// forEachMount calls fn for each well-formed mountinfo line; malformed lines
-// are skipped so that one odd entry cannot hide the cgroup mounts.
-//
-// Line format (proc(5)): id parent major:minor root mountpoint options
-// [optional fields…] - fstype source superoptions.
-func forEachMount(b []byte, fn func(mount)) {
-	var fields [64][]byte
+// forEachMount calls fn for each cgroup or cgroup2 mount of a mountinfo.
+// It returns the number of non-blank lines, how many of them are not
+// mountinfo lines (see parseMountLine) and the 1-based number of the first
+// such line. Malformed lines are skipped so that one odd entry cannot hide
+// the cgroup mounts; the caller reports them.
+func forEachMount(b []byte, fn func(mount)) (lines, bad, firstBad int) {
+	no := 0
 	for len(b) > 0 {
 		var line []byte
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -264,47 +321,99 @@ func forEachMount(b []byte, fn func(mount)) {
 		} else {
 			line, b = b, nil
 		}
-		n := 0
-		for len(line) > 0 && n < len(fields) {
-			if line[0] == ' ' {
-				line = line[1:]
-				continue
-			}
-			end := bytes.IndexByte(line, ' ')
-			if end < 0 {
-				end = len(line)
-			}
-			fields[n] = line[:end]
-			n++
-			line = line[end:]
-		}
-		sep := -1
-		for i := 6; i < n; i++ {
-			if string(fields[i]) == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 0 || sep+1 >= n {
+		no++
+		if len(bytes.Trim(line, " \t\r")) == 0 {
 			continue
 		}
-		fstype := string(fields[sep+1])
-		if fstype != "cgroup" && fstype != "cgroup2" {
+		lines++
+		m, ok := parseMountLine(line)
+		if !ok {
+			if bad == 0 {
+				firstBad = no
+			}
+			bad++
 			continue
 		}
-		m := mount{
-			root:   unescapeOctal(string(fields[3])),
-			point:  unescapeOctal(string(fields[4])),
-			fstype: fstype,
+		if m.fstype == "cgroup" || m.fstype == "cgroup2" {
+			fn(m)
 		}
-		if sep+3 < n {
-			m.super = strings.Split(string(fields[sep+3]), ",")
-		}
-		if !strings.HasPrefix(m.point, "/") {
-			continue
-		}
-		fn(m)
 	}
+	return lines, bad, firstBad
+}
+
+// maxMountFields bounds a line: ten fields plus a few optional ones
+// (shared:N, master:N, propagate_from:N, unbindable).
+const maxMountFields = 64
+
+// parseMountLine parses one mountinfo line (proc(5)):
+//
+//	id parent major:minor root mountpoint options [optional…] - fstype source superoptions
+//
+// A line is well formed when it has no NUL byte, at most 64 fields, decimal
+// mount and parent ids, a major:minor pair of decimals, a mount point
+// starting with "/", a lone "-" after the options (optional fields may sit
+// between) and a filesystem type after it. The kernel escapes space, tab,
+// newline and backslash in paths, so fields never hold a space. The
+// source and super options are taken when present. Only the cgroup
+// fields are decoded (root, mount point, super options).
+func parseMountLine(line []byte) (mount, bool) {
+	if bytes.IndexByte(line, 0) >= 0 {
+		return mount{}, false
+	}
+	var fields [maxMountFields][]byte
+	n := 0
+	for len(line) > 0 {
+		if line[0] == ' ' {
+			line = line[1:]
+			continue
+		}
+		if n == len(fields) {
+			return mount{}, false
+		}
+		end := bytes.IndexByte(line, ' ')
+		if end < 0 {
+			end = len(line)
+		}
+		fields[n] = line[:end]
+		n++
+		line = line[end:]
+	}
+	sep := -1
+	for i := 6; i < n; i++ {
+		if string(fields[i]) == "-" {
+			sep = i
+			break
+		}
+	}
+	if sep < 0 || sep+1 >= n || !isDecimal(fields[0]) || !isDecimal(fields[1]) {
+		return mount{}, false
+	}
+	maj, min, ok := bytes.Cut(fields[2], []byte{':'})
+	if !ok || !isDecimal(maj) || !isDecimal(min) || fields[4][0] != '/' {
+		return mount{}, false
+	}
+	m := mount{fstype: string(fields[sep+1])}
+	if m.fstype != "cgroup" && m.fstype != "cgroup2" {
+		return m, true
+	}
+	m.root = unescapeOctal(string(fields[3]))
+	m.point = unescapeOctal(string(fields[4]))
+	if sep+3 < n {
+		m.super = strings.Split(string(fields[sep+3]), ",")
+	}
+	return m, true
+}
+
+func isDecimal(b []byte) bool {
+	if len(b) == 0 || len(b) > 20 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // unescapeOctal undoes the kernel's \ooo escaping of space, tab, newline

@@ -1,9 +1,13 @@
 package cgroup
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/crashguard/crashguard_exporter/internal/fsutil"
@@ -278,7 +282,10 @@ func TestForEachMount(t *testing.T) {
 		"31 24 0:28 / relative rw - cgroup cgroup rw,pids\n" +
 		"32 24 0:29 / /x rw - - - -\n"
 	var got []mount
-	forEachMount([]byte(in), func(m mount) { got = append(got, m) })
+	lines, bad, first := forEachMount([]byte(in), func(m mount) { got = append(got, m) })
+	if lines != 6 || bad != 3 || first != 1 {
+		t.Errorf("lines %d, bad %d, first bad %d; want 6, 3, 1", lines, bad, first)
+	}
 	want := []mount{
 		{root: "/", point: "/sys/fs/cgroup", fstype: "cgroup2"},
 		{root: "/", point: "/sys/fs/cgroup/my cg", fstype: "cgroup", super: []string{"rw", "memory", "pids"}},
@@ -310,5 +317,152 @@ func TestDiscoverStaysInsideProcfs(t *testing.T) {
 	got, err := Discover(h.path("proc"), h.path("sys"), h.root)
 	if fsutil.Reason(err) != "symlink" || got.Pids.Available() {
 		t.Errorf("mountinfo out of procfs: %+v, %v", got, err)
+	}
+}
+
+// unusable plants an unusable file of the given kind at p: every shape a
+// mountinfo (or any kernel file) can take that is not a readable file.
+// Root ignores mode bits, so an unreadable file is not among them.
+func unusable(t *testing.T, p, kind string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(p)
+	var err error
+	switch kind {
+	case "fifo":
+		err = syscall.Mkfifo(p, 0o644)
+	case "huge":
+		// 2 GiB, sparse: nothing is written, the read cap refuses it.
+		var f *os.File
+		if f, err = os.Create(p); err == nil {
+			err = f.Truncate(2 << 30)
+			f.Close()
+		}
+	case "directory":
+		err = os.Mkdir(p, 0o755)
+	case "symlink-loop":
+		err = os.Symlink(filepath.Base(p), p)
+	case "garbage":
+		err = os.WriteFile(p, []byte("this is not a mount table\n\x00\x01\x02\xff\n"), 0o644)
+	default:
+		t.Fatalf("unknown kind %q", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var unusableReasons = map[string]string{
+	"fifo": "not_regular", "huge": "too_large", "directory": "not_regular",
+	"symlink-loop": "symlink", "garbage": "garbage",
+}
+
+func problemReasons(h Hierarchies) map[string]string {
+	out := map[string]string{}
+	for _, p := range h.Problems {
+		var pe *fs.PathError
+		if !errors.As(p, &pe) {
+			out["?"] = p.Error()
+			continue
+		}
+		out[pe.Path] = fsutil.Reason(p)
+	}
+	return out
+}
+
+// TestDiscoverUnusableMountinfo: an unusable mountinfo is a problem with
+// the reason of its cause, whether or not the other file saves discovery;
+// it never passes for a host without cgroups.
+func TestDiscoverUnusableMountinfo(t *testing.T) {
+	for kind, reason := range unusableReasons {
+		t.Run(kind, func(t *testing.T) {
+			// PID 1's file unusable, self's fine: self is used, 1 reported.
+			h := newHost(t)
+			unusable(t, h.path("proc/1/mountinfo"), kind)
+			h.mountinfo("proc/self/mountinfo", "v1")
+			got, err := Discover(h.path("proc"), h.path("sys"), h.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Pids.Version != V1 || got.Mountinfo != h.path("proc/self/mountinfo") {
+				t.Errorf("fallback to self: %+v", got)
+			}
+			want := map[string]string{h.path("proc/1/mountinfo"): reason}
+			if r := problemReasons(got); !reflect.DeepEqual(r, want) {
+				t.Errorf("problems %v, want %v", r, want)
+			}
+
+			// Both unusable: nothing found, both reported.
+			unusable(t, h.path("proc/self/mountinfo"), kind)
+			got, _ = Discover(h.path("proc"), h.path("sys"), h.root)
+			if got.Pids.Available() || got.Memory.Available() {
+				t.Errorf("hierarchies from unusable files: %+v", got)
+			}
+			want[h.path("proc/self/mountinfo")] = reason
+			if r := problemReasons(got); !reflect.DeepEqual(r, want) {
+				t.Errorf("problems %v, want %v", r, want)
+			}
+		})
+	}
+}
+
+// TestDiscoverGarbageLines: malformed lines make the file garbage, but the
+// well-formed cgroup mounts around them are still used.
+func TestDiscoverGarbageLines(t *testing.T) {
+	h := newHost(t)
+	v1 := string(readFixture(t, filepath.Join("testdata", "mountinfo", "v1")))
+	h.write("proc/1/mountinfo", "garbage\n"+v1+"1 2 3 4\n")
+	got, err := Discover(h.path("proc"), h.path("sys"), h.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pids.Version != V1 || got.Memory.Version != V1 || got.Mountinfo != h.path("proc/1/mountinfo") {
+		t.Errorf("well-formed mounts lost: %+v", got)
+	}
+	want := map[string]string{h.path("proc/1/mountinfo"): "garbage"}
+	if r := problemReasons(got); !reflect.DeepEqual(r, want) {
+		t.Errorf("problems %v, want %v", r, want)
+	}
+	// The message says where, never what: no file contents in logs.
+	if msg := got.Problems[0].Error(); !strings.Contains(msg, "2 of ") || !strings.Contains(msg, "line 1") || strings.Contains(msg, "garbage\\n") {
+		t.Errorf("message %q", msg)
+	}
+}
+
+// TestDiscoverNoCgroupsIsNoProblem: an empty mountinfo, or one whose lines
+// are all well formed but name no cgroup mount, is a host without cgroups.
+func TestDiscoverNoCgroupsIsNoProblem(t *testing.T) {
+	for name, content := range map[string]string{
+		"empty":     "",
+		"blank":     "\n\n",
+		"no cgroup": "22 1 0:21 / / rw - ext4 /dev/sda1 rw\n25 22 0:4 net:[4026531840] /run/netns/a rw shared:3 - nsfs nsfs rw\n",
+	} {
+		h := newHost(t)
+		h.write("proc/1/mountinfo", content)
+		h.write("proc/self/mountinfo", content)
+		got, err := Discover(h.path("proc"), h.path("sys"), h.root)
+		if err != nil || len(got.Problems) != 0 || got.Pids.Available() || got.Memory.Available() {
+			t.Errorf("%s: %+v, %v", name, got, err)
+		}
+	}
+}
+
+// TestDiscoverUnusableControllers: a cgroup.controllers that is a FIFO or
+// garbage is a problem, and no controller is taken from it.
+func TestDiscoverUnusableControllers(t *testing.T) {
+	for kind, reason := range map[string]string{"fifo": "not_regular", "garbage": "garbage", "directory": "not_regular"} {
+		h := newHost(t)
+		h.mountinfo("proc/1/mountinfo", "v2")
+		p := h.path("sys/fs/cgroup/cgroup.controllers")
+		unusable(t, p, kind)
+		got, err := Discover(h.path("proc"), h.path("sys"), h.root)
+		if err == nil || got.Pids.Available() || got.Memory.Available() {
+			t.Errorf("%s: %+v, %v", kind, got, err)
+		}
+		if r := problemReasons(got); !reflect.DeepEqual(r, map[string]string{p: reason}) {
+			t.Errorf("%s: problems %v", kind, r)
+		}
 	}
 }

@@ -95,13 +95,12 @@ func ParseFlatKeyed(b []byte, fn func(key []byte, value uint64)) error {
 	return err
 }
 
-// MemoryEvents is v2 memory.events or memory.events.local.
+// MemoryEvents is v2 memory.events or memory.events.local. Each count has
+// a Has flag: a key the file does not hold (oom_kill before 4.13,
+// oom_group_kill before 5.17) is absent, not zero.
 type MemoryEvents struct {
-	Low, High, Max, OOM, OOMKill uint64
-	// OOMGroupKill appeared in 5.17; HasOOMGroupKill says whether it was
-	// present.
-	OOMGroupKill    uint64
-	HasOOMGroupKill bool
+	Low, High, Max, OOM, OOMKill, OOMGroupKill                   uint64
+	HasLow, HasHigh, HasMax, HasOOM, HasOOMKill, HasOOMGroupKill bool
 }
 
 // ParseMemoryEvents parses memory.events / memory.events.local by key;
@@ -109,9 +108,11 @@ type MemoryEvents struct {
 func ParseMemoryEvents(b []byte) (MemoryEvents, error) {
 	var v [6]uint64
 	seen, err := parseKnown(b, memoryEventsIndex, v[:])
-	e := MemoryEvents{Low: v[0], High: v[1], Max: v[2], OOM: v[3], OOMKill: v[4], OOMGroupKill: v[5]}
-	e.HasOOMGroupKill = seen&(1<<5) != 0
-	return e, err
+	has := func(i int) bool { return seen&(1<<i) != 0 }
+	return MemoryEvents{
+		Low: v[0], High: v[1], Max: v[2], OOM: v[3], OOMKill: v[4], OOMGroupKill: v[5],
+		HasLow: has(0), HasHigh: has(1), HasMax: has(2), HasOOM: has(3), HasOOMKill: has(4), HasOOMGroupKill: has(5),
+	}, err
 }
 
 func memoryEventsIndex(key []byte) int {
@@ -151,12 +152,14 @@ func pidsEventsIndex(key []byte) int {
 	return -1
 }
 
-// OOMControl is v1 memory.oom_control.
+// OOMControl is v1 memory.oom_control. The Has flags say which keys the
+// file held: a missing one is unknown, not false or zero.
 type OOMControl struct {
-	OOMKillDisable bool
-	UnderOOM       bool
-	// OOMKill counts kills in this cgroup only (4.13+); HasOOMKill says
-	// whether the kernel wrote it.
+	OOMKillDisable    bool
+	HasOOMKillDisable bool
+	UnderOOM          bool
+	HasUnderOOM       bool
+	// OOMKill counts kills in this cgroup only (4.13+).
 	OOMKill    uint64
 	HasOOMKill bool
 }
@@ -166,10 +169,12 @@ func ParseOOMControl(b []byte) (OOMControl, error) {
 	var v [3]uint64
 	seen, err := parseKnown(b, oomControlIndex, v[:])
 	return OOMControl{
-		OOMKillDisable: v[0] != 0,
-		UnderOOM:       v[1] != 0,
-		OOMKill:        v[2],
-		HasOOMKill:     seen&(1<<2) != 0,
+		OOMKillDisable:    v[0] != 0,
+		HasOOMKillDisable: seen&(1<<0) != 0,
+		UnderOOM:          v[1] != 0,
+		HasUnderOOM:       seen&(1<<1) != 0,
+		OOMKill:           v[2],
+		HasOOMKill:        seen&(1<<2) != 0,
 	}, err
 }
 
@@ -202,7 +207,46 @@ type MemoryStat struct {
 	// v1: hierarchical, the total_ keys.
 	TotalCache, TotalRSS, TotalDirty, TotalWriteback uint64
 	TotalInactiveFile, TotalActiveFile, TotalShmem   uint64
+
+	// Seen says which keys the file held; a key it lacks (one added by a
+	// later kernel, say) is absent, not zero.
+	Seen StatKeys
 }
+
+// StatKeys is a set of memory.stat keys, one bit per MemoryStat field.
+type StatKeys uint64
+
+// The memory.stat keys of MemoryStat, in field order.
+const (
+	StatAnon StatKeys = 1 << iota
+	StatFile
+	StatShmem
+	StatSlab
+	StatSlabReclaimable
+	StatSlabUnreclaim
+	StatFileDirty
+	StatFileWriteback
+	StatInactiveFile
+	StatActiveFile
+	StatInactiveAnon
+	StatActiveAnon
+	StatKernel
+	StatSock
+	StatCache
+	StatRSS
+	StatDirty
+	StatWriteback
+	StatTotalCache
+	StatTotalRSS
+	StatTotalDirty
+	StatTotalWriteback
+	StatTotalInactiveFile
+	StatTotalActiveFile
+	StatTotalShmem
+)
+
+// Has reports whether every key of k was in the file.
+func (s MemoryStat) Has(k StatKeys) bool { return s.Seen&k == k }
 
 // maxStatLines bounds the work on a runaway file; a 6.x memory.stat has
 // about 70 lines, v1 about 40.
@@ -212,8 +256,9 @@ const maxStatLines = 1024
 // does not know.
 func ParseMemoryStat(b []byte) (MemoryStat, error) {
 	var v [25]uint64
-	_, err := parseKnown(b, memoryStatIndex, v[:])
+	seen, err := parseKnown(b, memoryStatIndex, v[:])
 	return MemoryStat{
+		Seen:              StatKeys(seen),
 		Anon:              v[0],
 		File:              v[1],
 		Shmem:             v[2],

@@ -92,12 +92,16 @@ func TestParseMemoryEvents(t *testing.T) {
 		wantErr bool
 	}{
 		{"6.x", "low 0\nhigh 0\nmax 1532\noom 3\noom_kill 3\noom_group_kill 0\n",
-			MemoryEvents{Max: 1532, OOM: 3, OOMKill: 3, HasOOMGroupKill: true}, false},
+			MemoryEvents{Max: 1532, OOM: 3, OOMKill: 3, HasLow: true, HasHigh: true, HasMax: true, HasOOM: true, HasOOMKill: true, HasOOMGroupKill: true}, false},
 		{"6.19 sock_throttled", "low 1\nhigh 2\nmax 3\noom 4\noom_kill 5\noom_group_kill 6\nsock_throttled 7\n",
-			MemoryEvents{Low: 1, High: 2, Max: 3, OOM: 4, OOMKill: 5, OOMGroupKill: 6, HasOOMGroupKill: true}, false},
-		{"before 5.17", "low 0\nhigh 12\nmax 0\noom 0\noom_kill 0\n", MemoryEvents{High: 12}, false},
-		{"no final newline", "oom_kill 9", MemoryEvents{OOMKill: 9}, false},
-		{"unknown key with odd value ignored", "oom 1\nfuture_key 18446744073709551616\n", MemoryEvents{OOM: 1}, false},
+			MemoryEvents{Low: 1, High: 2, Max: 3, OOM: 4, OOMKill: 5, OOMGroupKill: 6, HasLow: true, HasHigh: true, HasMax: true, HasOOM: true, HasOOMKill: true, HasOOMGroupKill: true}, false},
+		{"before 5.17", "low 0\nhigh 12\nmax 0\noom 0\noom_kill 0\n",
+			MemoryEvents{High: 12, HasLow: true, HasHigh: true, HasMax: true, HasOOM: true, HasOOMKill: true}, false},
+		// A key the file lacks is absent, not a zero count.
+		{"before 4.13", "low 0\nhigh 0\nmax 2\noom 1\n",
+			MemoryEvents{Max: 2, OOM: 1, HasLow: true, HasHigh: true, HasMax: true, HasOOM: true}, false},
+		{"no final newline", "oom_kill 9", MemoryEvents{OOMKill: 9, HasOOMKill: true}, false},
+		{"unknown key with odd value ignored", "oom 1\nfuture_key 18446744073709551616\n", MemoryEvents{OOM: 1, HasOOM: true}, false},
 		{"empty", "", MemoryEvents{}, true},
 		{"only unknown keys", "foo 1\nbar 2\n", MemoryEvents{}, true},
 		{"key without value", "low 0\nhigh\n", MemoryEvents{}, true},
@@ -136,12 +140,17 @@ func TestParsePidsEvents(t *testing.T) {
 
 func TestParseOOMControl(t *testing.T) {
 	got, err := ParseOOMControl([]byte("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"))
-	if err != nil || got != (OOMControl{OOMKill: 1, HasOOMKill: true}) {
+	if err != nil || got != (OOMControl{OOMKill: 1, HasOOMKill: true, HasOOMKillDisable: true, HasUnderOOM: true}) {
 		t.Errorf("after one kill: %+v, %v", got, err)
 	}
 	got, err = ParseOOMControl([]byte("oom_kill_disable 1\nunder_oom 1\n"))
-	if err != nil || got != (OOMControl{OOMKillDisable: true, UnderOOM: true}) {
+	if err != nil || got != (OOMControl{OOMKillDisable: true, UnderOOM: true, HasOOMKillDisable: true, HasUnderOOM: true}) {
 		t.Errorf("paused, before 4.13: %+v, %v", got, err)
+	}
+	// under_oom missing is unknown, not "not under OOM".
+	got, err = ParseOOMControl([]byte("oom_kill 2\n"))
+	if err != nil || got != (OOMControl{OOMKill: 2, HasOOMKill: true}) {
+		t.Errorf("only oom_kill: %+v, %v", got, err)
 	}
 	if _, err := ParseOOMControl([]byte("oom_kill_disable\n")); err == nil {
 		t.Error("accepted a key without value")
@@ -159,6 +168,9 @@ func TestParseMemoryStatFixtures(t *testing.T) {
 		SlabReclaimable: 6291456, SlabUnreclaim: 2097152, FileDirty: 4194304,
 		FileWriteback: 8192, InactiveFile: 31457280, ActiveFile: 20971520,
 		InactiveAnon: 98304000, ActiveAnon: 6553600, Kernel: 12582912, Sock: 4096,
+		Seen: StatAnon | StatFile | StatShmem | StatSlab | StatSlabReclaimable | StatSlabUnreclaim |
+			StatFileDirty | StatFileWriteback | StatInactiveFile | StatActiveFile | StatInactiveAnon |
+			StatActiveAnon | StatKernel | StatSock,
 	}
 	if s != want {
 		t.Errorf("v2 memory.stat:\n got %+v\nwant %+v", s, want)
@@ -174,6 +186,12 @@ func TestParseMemoryStatFixtures(t *testing.T) {
 		InactiveAnon: 0, ActiveAnon: 1531904, InactiveFile: 8192, ActiveFile: 471040,
 		TotalCache: 2628280320, TotalRSS: 302985216, TotalDirty: 2291687424,
 		TotalInactiveFile: 1981009920, TotalActiveFile: 638144512, TotalShmem: 9068544,
+		Seen: StatShmem | StatInactiveFile | StatActiveFile | StatInactiveAnon | StatActiveAnon |
+			StatCache | StatRSS | StatDirty | StatWriteback | StatTotalCache | StatTotalRSS | StatTotalDirty |
+			StatTotalWriteback | StatTotalInactiveFile | StatTotalActiveFile | StatTotalShmem,
+	}
+	if s.Has(StatSlab) || !s.Has(StatTotalWriteback|StatTotalDirty) {
+		t.Errorf("v1 Has: %b", s.Seen)
 	}
 	if s != want {
 		t.Errorf("v1 memory.stat:\n got %+v\nwant %+v", s, want)

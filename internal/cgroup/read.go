@@ -21,9 +21,12 @@ const MaxFileSize = 64 << 10
 // safe for concurrent use; take one per goroutine from GetReader.
 //
 // Files are opened with O_NOFOLLOW (a symlink is refused) and O_NONBLOCK (a
-// FIFO cannot block the scrape). Unlike fsutil.Open there is no fstat to
-// refuse other non-regular files: the cgroup filesystem cannot hold device
-// nodes or FIFOs, and the byte cap bounds what any other file could yield.
+// FIFO cannot block the scrape). Unlike fsutil.Open there is no fstat on
+// every file: the cgroup filesystem cannot hold device nodes or FIFOs, and
+// the byte cap bounds what any other file could yield. Only a read that
+// returns nothing (or EAGAIN) is checked with fstat, which is what a FIFO
+// or a device planted in a tree does: it is then refused as not regular
+// instead of passing for an empty (garbage) controller file.
 type Reader struct {
 	buf  []byte
 	path []byte
@@ -106,13 +109,17 @@ func (r *Reader) readAt(dirfd int) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			syscall.Close(fd)
-			if err == syscall.EISDIR {
-				return nil, r.pathErr("read", fsutil.ErrNotRegular)
+			if err == syscall.EISDIR || (err == syscall.EAGAIN && !isRegular(fd)) {
+				err = fsutil.ErrNotRegular
 			}
+			syscall.Close(fd)
 			return nil, r.pathErr("read", err)
 		}
 		if m <= 0 {
+			if n == 0 && !isRegular(fd) {
+				syscall.Close(fd)
+				return nil, r.pathErr("read", fsutil.ErrNotRegular)
+			}
 			break
 		}
 		n += m
@@ -123,6 +130,16 @@ func (r *Reader) readAt(dirfd int) ([]byte, error) {
 	}
 	syscall.Close(fd)
 	return r.buf[:n], nil
+}
+
+// isRegular reports whether the open fd is a regular file; a failed fstat
+// counts as not regular.
+func isRegular(fd int) bool {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return false
+	}
+	return st.Mode&syscall.S_IFMT == syscall.S_IFREG
 }
 
 func (r *Reader) pathErr(op string, err error) error {

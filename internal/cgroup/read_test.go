@@ -63,9 +63,25 @@ func TestReader(t *testing.T) {
 	if _, err := r.ReadFile(dir, "/kubepods.slice", "link"); fsutil.Reason(err) != "symlink" {
 		t.Errorf("symlink: %v (reason %q)", err, fsutil.Reason(err))
 	}
-	if b, err := r.ReadFile(dir, "/kubepods.slice", "fifo"); err != nil || len(b) != 0 {
-		// A FIFO without writer reads as empty instead of blocking.
-		t.Errorf("fifo: %q, %v", b, err)
+	// A FIFO without writer reads as empty instead of blocking; it is
+	// refused as not regular, not passed on as an empty (garbage) file.
+	if b, err := r.ReadFile(dir, "/kubepods.slice", "fifo"); fsutil.Reason(err) != "not_regular" {
+		t.Errorf("fifo: %q, %v (reason %q)", b, err, fsutil.Reason(err))
+	}
+	// With a writer holding it open and nothing written, the read says
+	// EAGAIN: still not regular, not an I/O error.
+	w, err := os.OpenFile(filepath.Join(sub, "fifo"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := r.ReadFile(dir, "/kubepods.slice", "fifo"); fsutil.Reason(err) != "not_regular" {
+		t.Errorf("fifo with a writer: %q, %v (reason %q)", b, err, fsutil.Reason(err))
+	}
+	w.Close()
+	// An empty regular file is read as empty: the parsers judge it.
+	write(filepath.Join(sub, "empty"), "")
+	if b, err := r.ReadFile(dir, "/kubepods.slice", "empty"); err != nil || len(b) != 0 {
+		t.Errorf("empty file: %q, %v", b, err)
 	}
 	if _, err := r.ReadFile(dir, "/", "kubepods.slice"); fsutil.Reason(err) != "not_regular" {
 		t.Errorf("directory: %v", err)

@@ -37,9 +37,11 @@ type WalkStats struct {
 	// and go during a scrape.
 	Vanished int
 	// Errors counts directories that could not be read for another reason;
-	// Err is the first such error.
+	// Err is the first such error, Errs the first MaxWalkErrors of them
+	// (each names its directory and cause).
 	Errors int
 	Err    error
+	Errs   []error
 	// Capped is set when MaxCgroups stopped the walk early.
 	Capped bool
 	// DepthCapped counts directories left out below MaxDepth.
@@ -172,7 +174,13 @@ func (st *WalkStats) count(err error) {
 	if st.Err == nil {
 		st.Err = err
 	}
+	if len(st.Errs) < MaxWalkErrors {
+		st.Errs = append(st.Errs, err)
+	}
 }
+
+// MaxWalkErrors bounds the errors a WalkStats keeps.
+const MaxWalkErrors = 64
 
 func isVanished(err error) bool {
 	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR)

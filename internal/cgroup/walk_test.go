@@ -3,9 +3,11 @@ package cgroup
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,7 +65,7 @@ func TestWalkOrderAndFiles(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("visited\n%q\nwant\n%q", got, want)
 	}
-	if st != (WalkStats{Visited: len(want)}) {
+	if !reflect.DeepEqual(st, WalkStats{Visited: len(want)}) {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -322,5 +324,58 @@ func TestWalkGeneratedTrees(t *testing.T) {
 					oomKilled, pidsHit, containers, tree.OOMKilled, tree.PidsMaxHit, tree.Containers)
 			}
 		})
+	}
+}
+
+// TestWalkErrorsKeepTheirCause: each directory that cannot be opened is
+// kept with its own path and cause, not only the first. A path beyond
+// PATH_MAX (ENAMETOOLONG) is used because root opens any directory
+// whatever its mode.
+func TestWalkErrorsKeepTheirCause(t *testing.T) {
+	root := t.TempDir()
+	long := strings.Repeat("n", 250)
+	for _, top := range []string{"a", "b"} {
+		// Built one level at a time relative to an open directory: the
+		// full path is too long for mkdir(2).
+		fd, err := syscall.Open(root, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, name := range append([]string{top}, slices.Repeat([]string{long}, 17)...) {
+			if err := syscall.Mkdirat(fd, name, 0o755); err != nil {
+				t.Fatalf("level %d: %v", i, err)
+			}
+			next, err := syscall.Openat(fd, name, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+			syscall.Close(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fd = next
+		}
+		syscall.Close(fd)
+	}
+	// t.TempDir's cleanup cannot remove paths this long either.
+	t.Cleanup(func() {
+		for _, top := range []string{"a", "b"} {
+			dir := filepath.Join(root, top)
+			for {
+				if err := os.Rename(filepath.Join(dir, long), filepath.Join(root, "up")); err != nil {
+					break
+				}
+				os.RemoveAll(dir)
+				os.Rename(filepath.Join(root, "up"), dir)
+			}
+			os.RemoveAll(dir)
+		}
+	})
+	_, st := collect(t, Walker{}, root)
+	if st.Errors != 2 || len(st.Errs) != 2 || st.Err != st.Errs[0] {
+		t.Fatalf("stats %+v", st)
+	}
+	for i, prefix := range []string{root + "/a/", root + "/b/"} {
+		var pe *fs.PathError
+		if !errors.As(st.Errs[i], &pe) || !strings.HasPrefix(pe.Path, prefix) || !errors.Is(pe.Err, syscall.ENAMETOOLONG) {
+			t.Errorf("error %d: %v", i, st.Errs[i])
+		}
 	}
 }

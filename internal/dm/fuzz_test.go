@@ -131,7 +131,8 @@ func FuzzMountDiscard(f *testing.F) {
 	f.Add(`/dev/mapper/a\040b /m\011x btrfs rw,discard=async,nodiscard,discard 0 0` + "\n")
 	f.Add(`/dev/dm-0 / ext4 rw 0 0`)
 	f.Fuzz(func(t *testing.T, in string) {
-		for _, m := range MountDiscard(in) {
+		mounts, _ := MountDiscard(in)
+		for _, m := range mounts {
 			switch m.Discard {
 			case MountDiscardOff, MountDiscardOn, MountDiscardAsync:
 			default:

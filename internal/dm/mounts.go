@@ -26,10 +26,15 @@ const maxMountLines = 1 << 16
 // online discard mode. "discard" and "discard=sync" mean synchronous
 // discard (on btrfs as on ext4, xfs, f2fs), "discard=async" btrfs' batched
 // mode, "nodiscard" or no option none; the last option wins. Octal escapes
-// (\040 for a space) in paths are decoded. Malformed lines are skipped.
-// procfs' mount parsers read mountinfo from a file, so this small parser
-// works on the text instead.
-func MountDiscard(mountsContent string) []Mount {
+// (\040 for a space) in paths are decoded. procfs' mount parsers read
+// mountinfo from a file, so this small parser works on the text instead.
+//
+// The kernel writes six space-separated fields per line ("source mountpoint
+// fstype options 0 0") and escapes spaces in paths, so a non-blank line
+// with another number of fields, or with a NUL byte, is malformed: it is
+// skipped and counted in malformed, for the caller to report the file as
+// garbage.
+func MountDiscard(mountsContent string) (mounts []Mount, malformed int) {
 	var out []Mount
 	n := 0
 	for line := range strings.Lines(mountsContent) {
@@ -37,7 +42,11 @@ func MountDiscard(mountsContent string) []Mount {
 			break
 		}
 		f := strings.Fields(line)
-		if len(f) < 4 {
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 6 || strings.IndexByte(line, 0) >= 0 {
+			malformed++
 			continue
 		}
 		dev := unescapeOctal(f[0])
@@ -51,7 +60,7 @@ func MountDiscard(mountsContent string) []Mount {
 			Discard:    discardMode(f[3]),
 		})
 	}
-	return out
+	return out, malformed
 }
 
 func isDMDevicePath(dev string) bool {

@@ -34,12 +34,21 @@ func TestMountDiscard(t *testing.T) {
 		{"/dev/dm-7", "/mnt/raw", "ext4", "off"},
 		{"/dev/dm-2", "/var/lib/docker/devicemapper/mnt/e36563d8b6da25a4", "xfs", "on"},
 	}
-	got := MountDiscard(mountsFixture)
+	got, malformed := MountDiscard(mountsFixture)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("MountDiscard:\n got %+v\nwant %+v", got, want)
 	}
-	if got := MountDiscard(""); len(got) != 0 {
-		t.Errorf("empty input: %+v", got)
+	// "truncated line" is the one line that is not a mounts line.
+	if malformed != 1 {
+		t.Errorf("malformed = %d, want 1", malformed)
+	}
+	if got, malformed := MountDiscard(""); len(got) != 0 || malformed != 0 {
+		t.Errorf("empty input: %+v, %d", got, malformed)
+	}
+	// Garbage around a real line: the line is kept, the rest counted.
+	got, malformed = MountDiscard("\x00\x01\n/dev/dm-1 /a ext4 rw,discard 0 0\n/dev/dm-2 /b ext4 rw 0\nnot a mount\n\n")
+	if len(got) != 1 || got[0].Device != "/dev/dm-1" || malformed != 3 {
+		t.Errorf("garbage: %+v, malformed %d", got, malformed)
 	}
 }
 

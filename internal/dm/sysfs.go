@@ -2,7 +2,9 @@ package dm
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,8 +43,9 @@ const (
 // DM table and status are those of a thin pool.
 func (k Kind) IsThinPool() bool { return k == KindThinPool || k == KindDockerThinPool }
 
-// Device is one /sys/block/dm-N entry. Files that are missing read as zero
-// or empty.
+// Device is one /sys/block/dm-N entry. Has says which attributes were
+// read; the field of one that is absent or unusable is zero and means
+// nothing (a missing dm/suspended is not "not suspended").
 type Device struct {
 	Kernel string // "dm-3"
 	Name   string // dm/name, e.g. "vg0-pool0-tpool"
@@ -61,7 +64,39 @@ type Device struct {
 	DiscardMaxHWBytes  uint64
 
 	Suspended bool
+
+	// Has holds the attributes that were read and parsed; Bad those that
+	// exist but could not be used. An attribute in neither is absent.
+	Has, Bad Attrs
+	// Problems says why each Bad attribute could not be used: an
+	// *fs.PathError whose cause fsutil.Reason names (permission,
+	// not_regular, too_large, symlink, garbage, io).
+	Problems []error
 }
+
+// Attrs is a set of sysfs attributes of a block device.
+type Attrs uint16
+
+// The attributes ScanSysfs and ReadBlockDev read.
+const (
+	AttrDev                Attrs = 1 << iota // dev
+	AttrName                                 // dm/name
+	AttrUUID                                 // dm/uuid
+	AttrSuspended                            // dm/suspended
+	AttrDiscardGranularity                   // queue/discard_granularity
+	AttrDiscardMaxBytes                      // queue/discard_max_bytes
+	AttrDiscardMaxHWBytes                    // queue/discard_max_hw_bytes
+	AttrSlaves                               // slaves/
+	AttrHolders                              // holders/
+)
+
+// Known reports whether every attribute of a was read.
+func (d Device) Known(a Attrs) bool { return d.Has&a == a }
+
+// NamesKnown reports whether the name, uuid and slaves that Kind is read
+// from were all usable (the uuid and slaves may be absent). Otherwise Kind
+// is a guess from what could be read.
+func (d Device) NamesKnown() bool { return d.Known(AttrName) && d.Bad&(AttrUUID|AttrSlaves) == 0 }
 
 // Dev returns the device number.
 func (d Device) Dev() DevNum { return DevNum{Major: d.Major, Minor: d.Minor} }
@@ -123,41 +158,134 @@ func readDevice(t *fsutil.Tree, dir, kernel string) (Device, bool) {
 		return Device{}, false
 	}
 	d := Device{Kernel: kernel}
-	d.Name = readAttr(t, filepath.Join(dir, "dm", "name"))
-	d.UUID = readAttr(t, filepath.Join(dir, "dm", "uuid"))
-	if dn, err := ParseDevNum(readAttr(t, filepath.Join(dir, "dev"))); err == nil {
-		d.Major, d.Minor = dn.Major, dn.Minor
-	}
-	d.Suspended = readAttr(t, filepath.Join(dir, "dm", "suspended")) == "1"
-	d.DiscardGranularity, d.DiscardMaxBytes, d.DiscardMaxHWBytes = readDiscard(t, filepath.Join(dir, "queue"))
-	d.Slaves, _ = readDirNames(t, filepath.Join(dir, "slaves"), maxLinks)
-	d.Holders, _ = readDirNames(t, filepath.Join(dir, "holders"), maxLinks)
+	r := attrReader{tree: t}
+	d.Name = r.name(filepath.Join(dir, "dm", "name"), AttrName)
+	d.UUID = r.str(filepath.Join(dir, "dm", "uuid"), AttrUUID)
+	d.Major, d.Minor = r.dev(filepath.Join(dir, "dev"))
+	d.Suspended = r.flag(filepath.Join(dir, "dm", "suspended"), AttrSuspended)
+	d.DiscardGranularity, d.DiscardMaxBytes, d.DiscardMaxHWBytes = r.discard(filepath.Join(dir, "queue"))
+	d.Slaves = r.names(filepath.Join(dir, "slaves"), AttrSlaves)
+	d.Holders = r.names(filepath.Join(dir, "holders"), AttrHolders)
 	if _, err := os.Stat(dir); err != nil {
 		return Device{}, false
 	}
+	d.Has, d.Bad, d.Problems = r.has, r.bad, r.problems
 	return d, true
 }
 
-func readDiscard(t *fsutil.Tree, queueDir string) (gran, maxBytes, maxHW uint64) {
-	return readUintAttr(t, filepath.Join(queueDir, "discard_granularity")),
-		readUintAttr(t, filepath.Join(queueDir, "discard_max_bytes")),
-		readUintAttr(t, filepath.Join(queueDir, "discard_max_hw_bytes"))
+// attrReader reads the attributes of one device, remembering which were
+// read (has), which exist but are unusable (bad) and why (problems). A
+// missing attribute is in neither set: the kernel does not provide it.
+type attrReader struct {
+	tree     *fsutil.Tree // the sysfs mount the attributes are read below
+	has, bad Attrs
+	problems []error
 }
 
-func readAttr(t *fsutil.Tree, path string) string {
-	b, err := t.ReadFile(path, maxAttrBytes)
+func (r *attrReader) fail(a Attrs, err error) {
+	r.bad |= a
+	r.problems = append(r.problems, err)
+}
+
+func (r *attrReader) garbage(a Attrs, path, what string) {
+	r.fail(a, &fs.PathError{Op: "parse", Path: path, Err: fmt.Errorf("%w: %s", fsutil.ErrGarbage, what)})
+}
+
+// read returns the attribute without surrounding white space; ok is false
+// when it is absent or unusable.
+func (r *attrReader) read(path string, a Attrs) (string, bool) {
+	b, err := r.tree.ReadFile(path, maxAttrBytes)
 	if err != nil {
+		if !fsutil.IsNotExist(err) {
+			r.fail(a, err)
+		}
+		return "", false
+	}
+	return strings.TrimSpace(string(b)), true
+}
+
+// str reads an attribute that may be empty (dm/uuid of a device without
+// one).
+func (r *attrReader) str(path string, a Attrs) string {
+	s, ok := r.read(path, a)
+	if ok {
+		r.has |= a
+	}
+	return s
+}
+
+// name reads dm/name, which the kernel never leaves empty.
+func (r *attrReader) name(path string, a Attrs) string {
+	s, ok := r.read(path, a)
+	if !ok {
 		return ""
 	}
-	return strings.TrimSpace(string(b))
+	if s == "" {
+		r.garbage(a, path, "empty device-mapper name")
+		return ""
+	}
+	r.has |= a
+	return s
 }
 
-func readUintAttr(t *fsutil.Tree, path string) uint64 {
-	v, err := strconv.ParseUint(readAttr(t, path), 10, 64)
+func (r *attrReader) dev(path string) (major, minor uint32) {
+	s, ok := r.read(path, AttrDev)
+	if !ok {
+		return 0, 0
+	}
+	dn, err := ParseDevNum(s)
 	if err != nil {
+		r.garbage(AttrDev, path, "not major:minor")
+		return 0, 0
+	}
+	r.has |= AttrDev
+	return dn.Major, dn.Minor
+}
+
+// flag reads a 0/1 attribute such as dm/suspended.
+func (r *attrReader) flag(path string, a Attrs) bool {
+	s, ok := r.read(path, a)
+	if !ok {
+		return false
+	}
+	if s != "0" && s != "1" {
+		r.garbage(a, path, "neither 0 nor 1")
+		return false
+	}
+	r.has |= a
+	return s == "1"
+}
+
+func (r *attrReader) uint(path string, a Attrs) uint64 {
+	s, ok := r.read(path, a)
+	if !ok {
 		return 0
 	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		r.garbage(a, path, "not an unsigned decimal")
+		return 0
+	}
+	r.has |= a
 	return v
+}
+
+func (r *attrReader) discard(queueDir string) (gran, maxBytes, maxHW uint64) {
+	return r.uint(filepath.Join(queueDir, "discard_granularity"), AttrDiscardGranularity),
+		r.uint(filepath.Join(queueDir, "discard_max_bytes"), AttrDiscardMaxBytes),
+		r.uint(filepath.Join(queueDir, "discard_max_hw_bytes"), AttrDiscardMaxHWBytes)
+}
+
+func (r *attrReader) names(dir string, a Attrs) []string {
+	names, err := readDirNames(r.tree, dir, maxLinks)
+	if err != nil {
+		if !fsutil.IsNotExist(err) {
+			r.fail(a, err)
+		}
+		return nil
+	}
+	r.has |= a
+	return names
 }
 
 // readDirNames lists at most max entries of dir, sorted. A FIFO in the
@@ -297,18 +425,27 @@ func SplitLVMName(name string) (vg, lv, layer string, ok bool) {
 }
 
 // BlockDev describes any block device (dm or not) found through sysfs.
+// Has, Bad and Problems are as for Device; only AttrDev, AttrName,
+// AttrUUID and AttrDiscardMaxHWBytes are read.
 type BlockDev struct {
 	Kernel            string
 	Major, Minor      uint32
 	Name, UUID        string // dm devices only
 	DiscardMaxHWBytes uint64
+
+	Has, Bad Attrs
+	Problems []error
 }
 
 // Dev returns the device number.
 func (b BlockDev) Dev() DevNum { return DevNum{Major: b.Major, Minor: b.Minor} }
 
+// Known reports whether every attribute of a was read.
+func (b BlockDev) Known(a Attrs) bool { return b.Has&a == a }
+
 // CanDiscard reports whether the hardware (or the stacked device below)
-// accepts discards at all.
+// accepts discards at all; meaningful only when AttrDiscardMaxHWBytes is
+// known.
 func (b BlockDev) CanDiscard() bool { return b.DiscardMaxHWBytes > 0 }
 
 // ReadBlockDev reads the device number, dm name/uuid and discard limit of
@@ -331,12 +468,12 @@ func ReadBlockDev(sysPath, kernel string) (BlockDev, bool) {
 	}
 	t := fsutil.NewTree(sysPath)
 	b := BlockDev{Kernel: kernel}
-	if dn, err := ParseDevNum(readAttr(t, filepath.Join(dir, "dev"))); err == nil {
-		b.Major, b.Minor = dn.Major, dn.Minor
-	}
-	b.Name = readAttr(t, filepath.Join(dir, "dm", "name"))
-	b.UUID = readAttr(t, filepath.Join(dir, "dm", "uuid"))
-	_, _, b.DiscardMaxHWBytes = readDiscard(t, queueDir)
+	r := attrReader{tree: t}
+	b.Major, b.Minor = r.dev(filepath.Join(dir, "dev"))
+	b.Name = r.name(filepath.Join(dir, "dm", "name"), AttrName)
+	b.UUID = r.str(filepath.Join(dir, "dm", "uuid"), AttrUUID)
+	b.DiscardMaxHWBytes = r.uint(filepath.Join(queueDir, "discard_max_hw_bytes"), AttrDiscardMaxHWBytes)
+	b.Has, b.Bad, b.Problems = r.has, r.bad, r.problems
 	return b, true
 }
 
@@ -344,7 +481,10 @@ func ReadBlockDev(sysPath, kernel string) (BlockDev, bool) {
 // pool's table (may be nil) the slave whose number matches the table's data
 // device is chosen; without it, the LVM _tdata sub-LV. ok is false when the
 // data device cannot be told apart (e.g. a Docker pool without its table).
-func PoolDataDevice(sysPath string, pool Device, table *PoolTable) (BlockDev, bool) {
+// problems are the unusable attributes of the slaves read on the way; a
+// slave whose number (or, without the table, name) is unusable is never
+// chosen.
+func PoolDataDevice(sysPath string, pool Device, table *PoolTable) (data BlockDev, ok bool, problems []error) {
 	var want DevNum
 	haveWant := false
 	if table != nil {
@@ -357,15 +497,16 @@ func PoolDataDevice(sysPath string, pool Device, table *PoolTable) (BlockDev, bo
 		if !ok {
 			continue
 		}
+		problems = append(problems, b.Problems...)
 		if haveWant {
-			if b.Major == want.Major && b.Minor == want.Minor {
-				return b, true
+			if b.Known(AttrDev) && b.Major == want.Major && b.Minor == want.Minor {
+				return b, true, problems
 			}
 			continue
 		}
-		if kindFromNames(b.Name, b.UUID) == KindThinPoolData {
-			return b, true
+		if b.Known(AttrName) && b.Bad&AttrUUID == 0 && kindFromNames(b.Name, b.UUID) == KindThinPoolData {
+			return b, true, problems
 		}
 	}
-	return BlockDev{}, false
+	return BlockDev{}, false, problems
 }

@@ -1,12 +1,15 @@
 package dm
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
 func mkfifo(path string) error { return syscall.Mkfifo(path, 0o644) }
@@ -95,7 +98,7 @@ func TestScanSysfsLVMPassdown(t *testing.T) {
 		t.Errorf("thin1 discard: enabled %v granularity %d", thin.DiscardEnabled(), thin.DiscardGranularity)
 	}
 
-	data, ok := PoolDataDevice(sys, pool, nil)
+	data, ok, _ := PoolDataDevice(sys, pool, nil)
 	if !ok || data.Kernel != "dm-1" || data.Name != "vg0-pool0_tdata" || !data.CanDiscard() {
 		t.Errorf("data device without table = %+v, %v", data, ok)
 	}
@@ -103,7 +106,7 @@ func TestScanSysfsLVMPassdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, ok = PoolDataDevice(sys, pool, &table)
+	data, ok, _ = PoolDataDevice(sys, pool, &table)
 	if !ok || data.Kernel != "dm-1" || data.Dev() != (DevNum{253, 1}) {
 		t.Errorf("data device from table = %+v, %v", data, ok)
 	}
@@ -139,7 +142,7 @@ func TestScanSysfsIgnoreDiscard(t *testing.T) {
 		t.Errorf("SplitLVMName(%q) = %q %q %q %v", thin.Name, vg, lv, layer, ok)
 	}
 	// The data device itself could discard; the pool chose not to.
-	data, ok := PoolDataDevice(sys, m["dm-2"], nil)
+	data, ok, _ := PoolDataDevice(sys, m["dm-2"], nil)
 	if !ok || !data.CanDiscard() || data.DiscardMaxHWBytes != 2199023255040 {
 		t.Errorf("data device = %+v, %v", data, ok)
 	}
@@ -156,7 +159,7 @@ func TestScanSysfsNoHardwareDiscard(t *testing.T) {
 	if !m["dm-4"].DiscardEnabled() {
 		t.Error("thin volume does not accept discards")
 	}
-	data, ok := PoolDataDevice(sys, m["dm-2"], nil)
+	data, ok, _ := PoolDataDevice(sys, m["dm-2"], nil)
 	if !ok || data.Kernel != "dm-1" || data.CanDiscard() {
 		t.Errorf("data device = %+v, %v; want dm-1 unable to discard", data, ok)
 	}
@@ -178,14 +181,14 @@ func TestScanSysfsDocker(t *testing.T) {
 		t.Errorf("docker pool = %+v", pool)
 	}
 	// Two loop devices: only the table says which one holds the data.
-	if b, ok := PoolDataDevice(sys, pool, nil); ok {
+	if b, ok, _ := PoolDataDevice(sys, pool, nil); ok {
 		t.Errorf("data device guessed without table: %+v", b)
 	}
 	table, err := ParsePoolTable(fixtureTarget(t, "pool-docker.table").Params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, ok := PoolDataDevice(sys, pool, &table)
+	data, ok, _ := PoolDataDevice(sys, pool, &table)
 	if !ok || data.Kernel != "loop0" || !data.CanDiscard() {
 		t.Errorf("data device = %+v, %v; want loop0", data, ok)
 	}
@@ -194,12 +197,12 @@ func TestScanSysfsDocker(t *testing.T) {
 func TestScanSysfsDefensive(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{
-		// Only a dev file: everything else reads as zero/empty.
+		// Only a dev file: everything else is absent, not zero.
 		"block/dm-0/dev": "253:0\n",
 		"block/dm-0/dm/": "/",
 		// Nothing at all, not even dev.
 		"block/dm-1/": "/",
-		// Garbage values.
+		// Garbage values: unusable, never read as 0.
 		"block/dm-2/dev":                        "garbage\n",
 		"block/dm-2/queue/discard_max_bytes":    "-1\n",
 		"block/dm-2/queue/discard_granularity":  "4096 extra\n",
@@ -219,17 +222,148 @@ func TestScanSysfsDefensive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Device{
-		{Kernel: "dm-1", Kind: KindOther},
-		{Kernel: "dm-2", Kind: KindOther, Suspended: true},
-		{Kernel: "dm-0", Minor: 0, Major: 253, Kind: KindOther},
+	type summary struct {
+		Kernel       string
+		Has, Bad     Attrs
+		Reasons      []string
+		Suspended    bool
+		Major, Minor uint32
 	}
-	if !reflect.DeepEqual(devs, want) {
-		t.Errorf("devices:\n got %+v\nwant %+v", devs, want)
+	var got []summary
+	for _, d := range devs {
+		s := summary{Kernel: d.Kernel, Has: d.Has, Bad: d.Bad, Suspended: d.Suspended, Major: d.Major, Minor: d.Minor}
+		for _, p := range d.Problems {
+			s.Reasons = append(s.Reasons, fsutil.Reason(p))
+		}
+		got = append(got, s)
+	}
+	want := []summary{
+		{Kernel: "dm-1"},
+		{Kernel: "dm-2", Has: AttrSuspended, Bad: AttrDev | AttrDiscardGranularity | AttrDiscardMaxBytes | AttrDiscardMaxHWBytes,
+			Reasons: []string{"garbage", "garbage", "garbage", "too_large"}, Suspended: true},
+		{Kernel: "dm-0", Has: AttrDev, Bad: AttrName, Reasons: []string{"not_regular"}, Major: 253},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("devices:\n got %+v\nwant %+v", got, want)
 	}
 
 	if devs, err := ScanSysfs(filepath.Join(root, "absent")); err != nil || devs != nil {
 		t.Errorf("missing sysfs: %v, %v", devs, err)
+	}
+}
+
+// copyTree copies a fixture tree (regular files and directories) to a
+// temporary directory a test may break.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// plant replaces p with an unusable file of the given kind. Root ignores
+// mode bits, so an unreadable file cannot be planted this way.
+func plant(t *testing.T, p, kind, garbage string) {
+	t.Helper()
+	os.RemoveAll(p)
+	var err error
+	switch kind {
+	case "fifo":
+		err = mkfifo(p)
+	case "directory":
+		err = os.Mkdir(p, 0o755)
+	case "symlink-loop":
+		err = os.Symlink(filepath.Base(p), p)
+	case "huge":
+		var f *os.File
+		if f, err = os.Create(p); err == nil {
+			err = f.Truncate(2 << 30)
+			f.Close()
+		}
+	case "garbage":
+		err = os.WriteFile(p, []byte(garbage), 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScanSysfsUnusableAttributes: each attribute of a dm device that
+// exists but cannot be used is Bad, with its path and real reason, and
+// never read as a zero or empty value.
+func TestScanSysfsUnusableAttributes(t *testing.T) {
+	attrs := []struct {
+		rel     string
+		attr    Attrs
+		garbage string // "" when any content is valid (dm/uuid)
+	}{
+		{"dm/suspended", AttrSuspended, "2\n"},
+		{"dm/name", AttrName, "\n"},
+		{"dm/uuid", AttrUUID, ""},
+		{"dev", AttrDev, "253\n"},
+		{"queue/discard_granularity", AttrDiscardGranularity, "4k\n"},
+		{"queue/discard_max_bytes", AttrDiscardMaxBytes, "2147450880x\n"},
+		{"queue/discard_max_hw_bytes", AttrDiscardMaxHWBytes, "\x00\x01\n"},
+	}
+	reasons := map[string]string{"fifo": "not_regular", "directory": "not_regular", "symlink-loop": "symlink", "huge": "too_large", "garbage": "garbage"}
+	for _, a := range attrs {
+		for kind, reason := range reasons {
+			if kind == "garbage" && a.garbage == "" {
+				continue
+			}
+			t.Run(a.rel+"/"+kind, func(t *testing.T) {
+				sys := copyTree(t, fixtureSys("lvm-passdown"))
+				p := filepath.Join(sys, "block", "dm-2", a.rel)
+				plant(t, p, kind, a.garbage)
+				d := scan(t, sys)["dm-2"]
+				if d.Known(a.attr) || d.Bad != a.attr {
+					t.Errorf("has %b, bad %b; want %b bad only", d.Has, d.Bad, a.attr)
+				}
+				if len(d.Problems) != 1 || fsutil.Reason(d.Problems[0]) != reason || !strings.Contains(d.Problems[0].Error(), p) {
+					t.Errorf("problems %v, want one %s naming %s", d.Problems, reason, p)
+				}
+				if a.attr == AttrSuspended && d.Suspended {
+					t.Error("suspended read from an unusable file")
+				}
+			})
+		}
+	}
+}
+
+// TestPoolDataDeviceUnusable: an unusable discard limit of the data device
+// is unknown, not "cannot discard"; an unusable number never matches the
+// table.
+func TestPoolDataDeviceUnusable(t *testing.T) {
+	sys := copyTree(t, fixtureSys("lvm-passdown"))
+	plant(t, filepath.Join(sys, "block", "dm-1", "queue", "discard_max_hw_bytes"), "garbage", "lots\n")
+	pool := scan(t, sys)["dm-2"]
+	data, ok, problems := PoolDataDevice(sys, pool, nil)
+	if !ok || data.Kernel != "dm-1" || data.Known(AttrDiscardMaxHWBytes) || len(problems) != 1 || fsutil.Reason(problems[0]) != "garbage" {
+		t.Errorf("data device = %+v, %v, %v", data, ok, problems)
+	}
+	table, err := ParsePoolTable(fixtureTarget(t, "pool-normal.table").Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plant(t, filepath.Join(sys, "block", "dm-1", "dev"), "fifo", "")
+	if data, ok, problems := PoolDataDevice(sys, pool, &table); ok || len(problems) != 2 {
+		t.Errorf("data device with an unusable number = %+v, %v, %v", data, ok, problems)
 	}
 }
 
