@@ -104,8 +104,8 @@ type Limits struct {
 // DefaultMaxEntries is the listing cap when Limits.MaxEntries is 0.
 const DefaultMaxEntries = 4096
 
-// DefaultMaxNames is the name cap when Limits.MaxNames is 0: about half a
-// second of getdents on ext4, and more entries than any crash directory
+// DefaultMaxNames is the name cap when Limits.MaxNames is 0: a quarter of a
+// second of getdents on ext4, and far more entries than a crash directory
 // holds unless something floods it.
 const DefaultMaxNames = 1 << 20
 
