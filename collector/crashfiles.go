@@ -54,7 +54,7 @@ func init() {
 		dirs := app.Flag("collector.crashfiles.dir",
 			"Extra crash dump directory to inventory, as an absolute host path below --path.rootfs (repeatable). The directory named by the kdump configuration and /var/crash are always scanned.").Strings()
 		entries := app.Flag("collector.crashfiles.max-entries",
-			"Most entries listed per directory; the rest are left out and crashguard_crashfiles_scan_truncated says so.").
+			"Most entries described per directory listing. In a crash, pstore or core dump directory only names of dumps, reports and records count and the newest by the time in their names are kept; other names are only counted (crashguard_crashfiles_scan_ignored_entries). In a dump directory every file counts. Beyond it crashguard_crashfiles_scan_truncated is 1.").
 			Default(strconv.Itoa(crashfilesDefaultEntries)).Int()
 		depth := app.Flag("collector.crashfiles.max-depth",
 			"Directory levels listed below a crash directory: 2 lists the crash directory and each dump directory in it; more also counts files in sub-directories of a dump directory.").
@@ -119,7 +119,7 @@ type crashfilesCollector struct {
 	pstoreDeniedLogged atomic.Bool
 
 	dumps, dumpBytes, dumpLast, lastInfo    *prometheus.Desc
-	truncated                               *prometheus.Desc
+	truncated, ignored                      *prometheus.Desc
 	pstoreReadable, pstoreRecords           *prometheus.Desc
 	pstoreLast, pstoreInfo                  *prometheus.Desc
 	coreFiles, coreBytes, coreLast, coreInf *prometheus.Desc
@@ -160,7 +160,10 @@ func newCrashfilesCollector(cfg Config, logger log.Logger, o crashfilesOptions) 
 			"Always 1; the classified reason of the newest kernel crash dump in a crash directory, read from the end of its vmcore-dmesg.txt, dmesg.<stamp>, dmesg(.txt) or the kernel log embedded in an apport report. class is one of a fixed set (unknown when there is no readable log); reason and panic are normalised lines of at most 120 bytes; kernel is the crashed kernel's release."+dirBound,
 			"dir", "class", "reason", "panic", "kernel"),
 		truncated: d("crashfiles", "scan_truncated",
-			"1 when a scan of this directory left entries out: a listing held more than --collector.crashfiles.max-entries entries or a dump directory had sub-directories deeper than --collector.crashfiles.max-depth."+dirBound,
+			"1 when a scan of this directory left entries out, so dump counts and bytes may be low: a listing held more than --collector.crashfiles.max-entries entries named like dumps, reports or records (the newest by the time in their names were kept), or more than "+strconv.Itoa(crash.DefaultMaxNames)+" names in all (the rest were not read), or a dump directory had sub-directories deeper than --collector.crashfiles.max-depth."+dirBound,
+			"dir"),
+		ignored: d("crashfiles", "scan_ignored_entries",
+			"Entries of this directory (and of systemd-pstore's per-crash sub-directories) that the last scan skipped by name alone, without looking at them: names no crash tool gives a dump, report or record (kdump-tools' kdump_lock and kexec_cmd, apport's upload markers, anything else). They take no place under --collector.crashfiles.max-entries; thousands mean something floods the directory."+dirBound,
 			"dir"),
 		pstoreReadable: d("pstore", "readable",
 			"1 when the pstore directory could be listed, 0 when listing it was refused (/sys/fs/pstore is mode 0750 root). source is sysfs (/sys/fs/pstore) or archive (systemd-pstore's /var/lib/systemd/pstore). Absent when the directory does not exist.",
@@ -190,7 +193,7 @@ func newCrashfilesCollector(cfg Config, logger log.Logger, o crashfilesOptions) 
 }
 
 func (c *crashfilesCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.dumps, c.dumpBytes, c.dumpLast, c.lastInfo, c.truncated,
+	for _, d := range []*prometheus.Desc{c.dumps, c.dumpBytes, c.dumpLast, c.lastInfo, c.truncated, c.ignored,
 		c.pstoreReadable, c.pstoreRecords, c.pstoreLast, c.pstoreInfo,
 		c.coreFiles, c.coreBytes, c.coreLast, c.coreInf} {
 		ch <- d
@@ -247,6 +250,7 @@ type scanResult struct {
 	missing   bool  // the directory does not exist
 	denied    bool  // listing it was refused
 	truncated bool
+	ignored   int // names skipped as not dumps, reports or records
 	problems  []problem
 	cache     map[string]cachedFile
 
@@ -365,6 +369,7 @@ func (c *crashfilesCollector) Update(ctx context.Context, ch chan<- prometheus.M
 		}
 		if r.exists {
 			ch <- prometheus.MustNewConstMetric(c.truncated, prometheus.GaugeValue, boolFloat(r.truncated), l.host)
+			ch <- prometheus.MustNewConstMetric(c.ignored, prometheus.GaugeValue, float64(r.ignored), l.host)
 		}
 		switch l.kind {
 		case locDumps:
@@ -471,9 +476,20 @@ func (c *crashfilesCollector) scan(ctx context.Context, l location) *scanResult 
 	return r
 }
 
-// list lists one directory; absent directories are not problems.
-func (c *crashfilesCollector) list(ctx context.Context, dir string, r *scanResult) ([]crash.Entry, bool) {
-	entries, st, err := crash.ScanDir(ctx, c.reader, dir, crash.Limits{MaxEntries: c.opts.maxEntries})
+// selectors say, by name alone, which entries of a location's directory
+// are worth describing; nil describes every entry (a dump directory, whose
+// files all count towards its bytes).
+var selectors = map[locKind]func(string) (int64, bool){
+	locDumps:         crash.SelectCrashDirEntry,
+	locPstoreSysfs:   crash.SelectPstoreEntry,
+	locPstoreArchive: crash.SelectPstoreArchiveEntry,
+	locCoredump:      crash.SelectCoredumpEntry,
+}
+
+// list lists one directory, describing the entries sel selects; absent
+// directories are not problems.
+func (c *crashfilesCollector) list(ctx context.Context, dir string, sel func(string) (int64, bool), r *scanResult) ([]crash.Entry, bool) {
+	entries, st, err := crash.ScanDir(ctx, c.reader, dir, crash.Limits{MaxEntries: c.opts.maxEntries, Select: sel})
 	if cerr := ctx.Err(); cerr != nil {
 		r.err = cerr
 		return nil, false
@@ -481,6 +497,7 @@ func (c *crashfilesCollector) list(ctx context.Context, dir string, r *scanResul
 	if st.Truncated {
 		r.truncated = true
 	}
+	r.ignored += st.Ignored
 	for i := 0; i < st.Unreadable; i++ {
 		r.problems = append(r.problems, problem{path: dir, reason: "io", err: errors.New("an entry could not be described (lstat failed)")})
 	}
@@ -498,7 +515,7 @@ func (c *crashfilesCollector) list(ctx context.Context, dir string, r *scanResul
 
 // listTop lists a location's directory and records whether it exists.
 func (c *crashfilesCollector) listTop(ctx context.Context, l location, r *scanResult) ([]crash.Entry, bool) {
-	entries, st, err := crash.ScanDir(ctx, c.reader, l.path, crash.Limits{MaxEntries: c.opts.maxEntries})
+	entries, st, err := crash.ScanDir(ctx, c.reader, l.path, crash.Limits{MaxEntries: c.opts.maxEntries, Select: selectors[l.kind]})
 	if cerr := ctx.Err(); cerr != nil {
 		r.err = cerr
 		return nil, false
@@ -525,6 +542,7 @@ func (c *crashfilesCollector) listTop(ctx context.Context, l location, r *scanRe
 	}
 	r.exists = true
 	r.truncated = r.truncated || st.Truncated
+	r.ignored += st.Ignored
 	return entries, true
 }
 
@@ -655,7 +673,7 @@ func (c *crashfilesCollector) scanDumps(ctx context.Context, l location, r *scan
 // scanDumpDir lists one dump directory: its state (0 complete, 1
 // incomplete), the size of its regular files and the log to classify.
 func (c *crashfilesCollector) scanDumpDir(ctx context.Context, dir string, depth int, r *scanResult) (state int, size int64, log *crash.Entry, ok bool) {
-	files, ok := c.list(ctx, dir, r)
+	files, ok := c.list(ctx, dir, nil, r)
 	if !ok {
 		return 0, 0, nil, false
 	}
@@ -698,7 +716,7 @@ func (c *crashfilesCollector) subdirBytes(ctx context.Context, dir string, depth
 		r.truncated = true
 		return 0
 	}
-	files, ok := c.list(ctx, dir, r)
+	files, ok := c.list(ctx, dir, nil, r)
 	if !ok {
 		return 0
 	}
@@ -925,7 +943,7 @@ func (c *crashfilesCollector) scanPstore(ctx context.Context, l location, r *sca
 				r.truncated = true
 				continue
 			}
-			sub, ok := c.list(ctx, e.Path, r)
+			sub, ok := c.list(ctx, e.Path, crash.SelectPstoreArchiveEntry, r)
 			if !ok {
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ var cfFamilies = []string{
 
 // cfSeries renders the collector's crashfiles series one per line, sorted,
 // as name{label="value",...} value.
-func cfSeries(t *testing.T, c Collector) string {
+func cfSeries(t *testing.T, c Collector, extra ...string) string {
 	t.Helper()
 	reg := registry(t, map[string]Collector{"c": c})
 	mfs, err := reg.Gather()
@@ -42,7 +43,7 @@ func cfSeries(t *testing.T, c Collector) string {
 		t.Fatal(err)
 	}
 	want := map[string]bool{}
-	for _, f := range cfFamilies {
+	for _, f := range slices.Concat(cfFamilies, extra) {
 		want[f] = true
 	}
 	var lines []string
@@ -444,19 +445,23 @@ func TestCrashfilesClassificationCached(t *testing.T) {
 	}
 }
 
-// cfHookReader is a DirReader whose calls can be intercepted.
+// cfHookReader is a DirReader whose calls can be intercepted: readDir
+// answers a listing itself when it returns ok (names then go to fn).
 type cfHookReader struct {
 	crash.DirReader
-	readDir func(path string) ([]fs.DirEntry, error, bool)
+	readDir func(path string) ([]string, error, bool)
 }
 
-func (h *cfHookReader) ReadDir(ctx context.Context, path string, max int) ([]fs.DirEntry, error) {
+func (h *cfHookReader) ReadNames(ctx context.Context, path string, fn func([]string) bool) error {
 	if h.readDir != nil {
-		if des, err, ok := h.readDir(path); ok {
-			return des, err
+		if names, err, ok := h.readDir(path); ok {
+			if len(names) > 0 {
+				fn(names)
+			}
+			return err
 		}
 	}
-	return h.DirReader.ReadDir(ctx, path, max)
+	return h.DirReader.ReadNames(ctx, path, fn)
 }
 
 type cfLogBuffer struct {
@@ -482,7 +487,7 @@ func TestCrashfilesPstorePermissionDenied(t *testing.T) {
 	var logs cfLogBuffer
 	c.logger = log.NewLogfmtLogger(&logs)
 	pstore := cfg.Sys("fs", "pstore")
-	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]fs.DirEntry, error, bool) {
+	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
 		if p == pstore {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EACCES}, true
 		}
@@ -513,7 +518,7 @@ func TestCrashfilesUnreadableDumpDir(t *testing.T) {
 	})
 	locked := filepath.Join(cfg.RootPath, "var/crash/202502020000")
 	c := build(t, "crashfiles", cfg).(*crashfilesCollector)
-	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]fs.DirEntry, error, bool) {
+	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
 		if p == locked {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EACCES}, true
 		}
@@ -535,7 +540,7 @@ func TestCrashfilesVanishingDumpDir(t *testing.T) {
 	})
 	gone := filepath.Join(cfg.RootPath, "var/crash/202502020000")
 	c := build(t, "crashfiles", cfg).(*crashfilesCollector)
-	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]fs.DirEntry, error, bool) {
+	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
 		if p == gone {
 			os.RemoveAll(gone) // removed between the parent's listing and this one
 			return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.ENOENT}, true
@@ -560,7 +565,7 @@ func TestCrashfilesHungDirHonoursDeadline(t *testing.T) {
 	hung := cfg.Root("var/crash")
 	// A dead NFS server: the call ignores its context and returns only
 	// when the server comes back.
-	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]fs.DirEntry, error, bool) {
+	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
 		if p != hung {
 			return nil, nil, false
 		}

@@ -1,23 +1,33 @@
 package crash
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // DirReader is how ScanDir touches the file system. The calls take a
 // context so that an implementation can give up on a hung mount.
 type DirReader interface {
-	// ReadDir returns up to max entries of the directory, in directory
-	// order. With an error it may also return the entries read before it.
-	ReadDir(ctx context.Context, path string, max int) ([]fs.DirEntry, error)
+	// ReadNames passes the names of the directory's entries to fn a batch
+	// at a time, in directory order, until every name was passed or fn
+	// returns false. A batch and its names are valid only during that call
+	// of fn (the operating-system reader lends them from its buffer): fn
+	// copies what it keeps. fn is never called once ReadNames has returned.
+	// An error may come after some batches were passed.
+	ReadNames(ctx context.Context, path string, fn func(names []string) bool) error
 	// Lstat describes path without following a final symlink.
 	Lstat(ctx context.Context, path string) (fs.FileInfo, error)
 }
@@ -74,63 +84,108 @@ type Entry struct {
 
 // Limits bound one ScanDir call.
 type Limits struct {
-	// MaxEntries caps how many entries are listed; 0 means DefaultMaxEntries.
+	// MaxEntries caps how many selected entries are described; 0 means
+	// DefaultMaxEntries.
 	MaxEntries int
+	// MaxNames caps how many names are read from the directory, selected
+	// or not; 0 means DefaultMaxNames. It bounds the work a flood of names
+	// can cause.
+	MaxNames int
+	// Select decides from a name alone whether an entry may be what the
+	// caller looks for, and ranks it. Names it refuses are counted in
+	// ScanStats.Ignored and never described, so they neither cost an lstat
+	// nor take a place under MaxEntries. When more than MaxEntries names
+	// are selected, those with the highest rank are kept (the higher name
+	// on equal rank). It must not keep the name it is given. nil selects
+	// every name at rank 0.
+	Select func(name string) (rank int64, ok bool)
 }
 
 // DefaultMaxEntries is the listing cap when Limits.MaxEntries is 0.
 const DefaultMaxEntries = 4096
 
+// DefaultMaxNames is the name cap when Limits.MaxNames is 0: a quarter of a
+// second of getdents on ext4, and far more entries than a crash directory
+// holds unless something floods it.
+const DefaultMaxNames = 1 << 20
+
 // ScanStats reports what a ScanDir call left out.
 type ScanStats struct {
-	// Truncated is set when the directory held more than MaxEntries
-	// entries; which ones were listed then depends on directory order.
+	// Truncated is set when more than MaxEntries names were selected (the
+	// lowest ranked were left out) or the directory held more than
+	// MaxNames names (the rest, in directory order, were not read).
 	Truncated bool
+	// Ignored counts names Select refused.
+	Ignored int
 	// Vanished counts entries removed between listing and lstat.
 	Vanished int
-	// Unreadable counts entries whose lstat failed otherwise.
+	// Unreadable counts entries whose lstat failed otherwise, and names
+	// that cannot be a directory entry's.
 	Unreadable int
 }
 
 // ScanDir lists one level of dir with lstat information, sorted by name. It
-// never follows symlinks, opens nothing but the directory itself, and checks
-// ctx between entries, returning ctx.Err() once it is done. Entries that
-// vanish after the listing are skipped quietly; other lstat failures are
-// counted. A nil reader means the operating system (NewOSDirReader).
+// reads the names in batches, keeps at most MaxEntries of those Select
+// accepts, and describes only those: it never follows symlinks, opens
+// nothing but the directory itself, and checks ctx between batches and
+// entries, returning ctx.Err() once it is done. Entries that vanish after
+// the listing are skipped quietly; other lstat failures are counted. A nil
+// reader means the operating system (NewOSDirReader).
 func ScanDir(ctx context.Context, r DirReader, dir string, lim Limits) ([]Entry, ScanStats, error) {
 	var st ScanStats
 	if r == nil {
 		r = defaultReader
 	}
-	max := lim.MaxEntries
-	if max <= 0 {
-		max = DefaultMaxEntries
+	maxNames := lim.MaxNames
+	if maxNames <= 0 {
+		maxNames = DefaultMaxNames
+	}
+	top := topNames{max: lim.MaxEntries}
+	if top.max <= 0 {
+		top.max = DefaultMaxEntries
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, st, err
 	}
-	des, readErr := r.ReadDir(ctx, dir, max+1)
+	read := 0
+	readErr := r.ReadNames(ctx, dir, func(names []string) bool {
+		for _, name := range names {
+			if read == maxNames {
+				st.Truncated = true
+				return false
+			}
+			read++
+			if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 {
+				st.Unreadable++
+				continue
+			}
+			var rank int64
+			if lim.Select != nil {
+				var ok bool
+				if rank, ok = lim.Select(name); !ok {
+					st.Ignored++
+					continue
+				}
+			}
+			top.offer(name, rank)
+		}
+		return ctx.Err() == nil
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, st, err
 	}
-	if readErr != nil && len(des) == 0 {
-		return nil, st, readErr
-	}
-	if len(des) > max {
-		des = des[:max]
+	if top.dropped {
 		st.Truncated = true
 	}
-	out := make([]Entry, 0, len(des))
-	for _, de := range des {
+	if readErr != nil && len(top.h) == 0 {
+		return nil, st, readErr
+	}
+	out := make([]Entry, 0, len(top.h))
+	for _, c := range top.h {
 		if err := ctx.Err(); err != nil {
 			return nil, st, err
 		}
-		name := de.Name()
-		if name == "" || name == "." || name == ".." || filepath.Base(name) != name {
-			st.Unreadable++
-			continue
-		}
-		p := filepath.Join(dir, name)
+		p := filepath.Join(dir, c.name)
 		fi, err := r.Lstat(ctx, p)
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
@@ -143,13 +198,67 @@ func ScanDir(ctx context.Context, r DirReader, dir string, lim Limits) ([]Entry,
 			}
 			continue
 		}
-		out = append(out, Entry{Name: name, Path: p, Kind: kindOf(fi.Mode()), Size: fi.Size(), ModTime: fi.ModTime()})
+		out = append(out, Entry{Name: c.name, Path: p, Kind: kindOf(fi.Mode()), Size: fi.Size(), ModTime: fi.ModTime()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
 		return out, st, readErr
 	}
 	return out, st, nil
+}
+
+// topNames keeps the max highest-ranked names offered to it, as a min-heap
+// on (rank, name), copying only the names it keeps.
+type topNames struct {
+	max     int
+	h       []rankedName
+	dropped bool
+}
+
+type rankedName struct {
+	rank int64
+	name string
+}
+
+func (a rankedName) less(b rankedName) bool {
+	return a.rank < b.rank || a.rank == b.rank && a.name < b.name
+}
+
+func (t *topNames) offer(name string, rank int64) {
+	c := rankedName{rank, name}
+	if len(t.h) < t.max {
+		c.name = strings.Clone(name)
+		t.h = append(t.h, c)
+		for i := len(t.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !t.h[i].less(t.h[p]) {
+				break
+			}
+			t.h[i], t.h[p] = t.h[p], t.h[i]
+			i = p
+		}
+		return
+	}
+	t.dropped = true
+	if !t.h[0].less(c) {
+		return
+	}
+	c.name = strings.Clone(name)
+	t.h[0] = c
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < len(t.h) && t.h[l].less(t.h[m]) {
+			m = l
+		}
+		if l+1 < len(t.h) && t.h[l+1].less(t.h[m]) {
+			m = l + 1
+		}
+		if m == i {
+			break
+		}
+		t.h[i], t.h[m] = t.h[m], t.h[i]
+		i = m
+	}
 }
 
 var defaultReader = NewOSDirReader()
@@ -171,8 +280,8 @@ type OSDirReader struct {
 	lanes map[string]*lane
 
 	// Overridable in tests to simulate a hung file system.
-	readDir func(path string, max int) ([]fs.DirEntry, error)
-	lstat   func(path string) (fs.FileInfo, error)
+	readNames func(path string, fn func(names []string) bool) error
+	lstat     func(path string) (fs.FileInfo, error)
 }
 
 type lane struct {
@@ -182,30 +291,92 @@ type lane struct {
 
 // NewOSDirReader returns a reader over the real file system.
 func NewOSDirReader() *OSDirReader {
-	return &OSDirReader{lanes: map[string]*lane{}, readDir: osReadDir, lstat: os.Lstat}
+	return &OSDirReader{lanes: map[string]*lane{}, readNames: osReadNames, lstat: os.Lstat}
 }
 
-func osReadDir(path string, max int) ([]fs.DirEntry, error) {
+// direntBufs holds getdents buffers: a scrape lists every dump directory,
+// and a fresh 32 KiB each time would dominate its allocations.
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// osReadNames reads a directory with getdents64 into a pooled buffer and
+// lends fn the names in place, so a name costs no allocation unless fn
+// keeps it.
+func osReadNames(path string, fn func(names []string) bool) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
-	des, err := f.ReadDir(max)
-	if errors.Is(err, io.EOF) {
-		err = nil
+	bp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bp)
+	buf := *bp
+	var names []string
+	for {
+		n, err := unix.Getdents(int(f.Fd()), buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "getdents", Path: path, Err: err}
+		}
+		if n <= 0 {
+			return nil
+		}
+		names = parseDirents(buf[:n], names[:0])
+		if len(names) > 0 && !fn(names) {
+			return nil
+		}
 	}
-	return des, err
 }
 
-// ReadDir implements DirReader.
-func (r *OSDirReader) ReadDir(ctx context.Context, path string, max int) ([]fs.DirEntry, error) {
-	var des []fs.DirEntry
-	var err error
-	if cerr := r.run(ctx, filepath.Clean(path), func() { des, err = r.readDir(path, max) }); cerr != nil {
-		return nil, cerr
+// parseDirents appends the names of the linux_dirent64 records in b
+// (u64 ino, s64 off, u16 reclen, u8 type, NUL-terminated name), skipping
+// "." and "..". The names alias b.
+func parseDirents(b []byte, names []string) []string {
+	const nameOff = 19
+	for len(b) >= nameOff {
+		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+		if reclen < nameOff || reclen > len(b) {
+			break
+		}
+		ino := binary.NativeEndian.Uint64(b[0:8])
+		name := b[nameOff:reclen]
+		b = b[reclen:]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		if ino == 0 || len(name) == 0 || string(name) == "." || string(name) == ".." {
+			continue
+		}
+		names = append(names, unsafe.String(&name[0], len(name)))
 	}
-	return des, err
+	return names
+}
+
+// ReadNames implements DirReader. The whole listing is one call on the
+// directory's lane; fn runs on that call's goroutine, but never after
+// ReadNames has returned, and the call stops at the next batch once ctx
+// has ended.
+func (r *OSDirReader) ReadNames(ctx context.Context, path string, fn func(names []string) bool) error {
+	var mu sync.Mutex // held while fn runs
+	var err error
+	cerr := r.run(ctx, filepath.Clean(path), func() {
+		err = r.readNames(path, func(names []string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if ctx.Err() != nil {
+				return false
+			}
+			return fn(names)
+		})
+	})
+	if cerr != nil {
+		// ctx has ended: wait out a batch in progress; later ones see it.
+		mu.Lock()
+		mu.Unlock()
+		return cerr
+	}
+	return err
 }
 
 // Lstat implements DirReader.

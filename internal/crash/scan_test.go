@@ -120,16 +120,9 @@ type fakeReader struct {
 	names    []string
 	readErr  error
 	lstatErr map[string]error
-	block    chan struct{} // ReadDir waits on it when non-nil
+	block    chan struct{} // ReadNames waits on it when non-nil
 	onLstat  func()
 }
-
-type fakeEntry string
-
-func (e fakeEntry) Name() string               { return string(e) }
-func (e fakeEntry) IsDir() bool                { return false }
-func (e fakeEntry) Type() fs.FileMode          { return 0 }
-func (e fakeEntry) Info() (fs.FileInfo, error) { return nil, errors.New("unused") }
 
 type fakeInfo string
 
@@ -140,18 +133,14 @@ func (i fakeInfo) ModTime() time.Time { return time.Unix(1, 0) }
 func (i fakeInfo) IsDir() bool        { return false }
 func (i fakeInfo) Sys() any           { return nil }
 
-func (f *fakeReader) ReadDir(ctx context.Context, path string, max int) ([]fs.DirEntry, error) {
+func (f *fakeReader) ReadNames(ctx context.Context, path string, fn func([]string) bool) error {
 	if f.block != nil {
 		<-f.block
 	}
-	var out []fs.DirEntry
-	for _, n := range f.names {
-		if len(out) == max {
-			break
-		}
-		out = append(out, fakeEntry(n))
+	if len(f.names) > 0 {
+		fn(f.names)
 	}
-	return out, f.readErr
+	return f.readErr
 }
 
 func (f *fakeReader) Lstat(ctx context.Context, path string) (fs.FileInfo, error) {
@@ -213,10 +202,10 @@ type removingReader struct {
 	victim string
 }
 
-func (r *removingReader) ReadDir(ctx context.Context, path string, max int) ([]fs.DirEntry, error) {
-	des, err := r.OSDirReader.ReadDir(ctx, path, max)
+func (r *removingReader) ReadNames(ctx context.Context, path string, fn func([]string) bool) error {
+	err := r.OSDirReader.ReadNames(ctx, path, fn)
 	os.Remove(r.victim)
-	return des, err
+	return err
 }
 
 func TestScanDirChecksContextBetweenEntries(t *testing.T) {
@@ -236,13 +225,13 @@ func TestScanDirHungReader(t *testing.T) {
 	defer close(release)
 	r := NewOSDirReader()
 	var calls atomic.Int32
-	r.readDir = func(path string, max int) ([]fs.DirEntry, error) {
+	r.readNames = func(path string, fn func([]string) bool) error {
 		if path != "/mnt/nfs/crash" {
-			return osReadDir(path, max)
+			return osReadNames(path, fn)
 		}
 		calls.Add(1)
 		<-release
-		return nil, nil
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
