@@ -1,10 +1,12 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -25,7 +27,8 @@ import (
 const (
 	kmsgCgroupLabelMax = 512 // bytes of a cgroup path kept as a label
 	kmsgCommLabelMax   = 64  // bytes of a task name kept as a label
-	// kmsgReplayMax caps a recorded stream replayed from a regular file.
+	// kmsgReplayMax caps a recorded stream replayed from a regular file
+	// (the flag's help says 64 MiB).
 	kmsgReplayMax = 64 << 20
 	// kmsgStartupWait bounds how long a scrape waits for the follower to
 	// read the backlog it found at start-up (or to fail opening the log).
@@ -46,7 +49,7 @@ const (
 func init() {
 	registerCollector("kmsg", true, func(app FlagGroup) Factory {
 		path := app.Flag("collector.kmsg.path",
-			"Kernel log device to follow (a character device, not read below --path.rootfs; in a container mount the host's /dev/kmsg). A regular file is replayed as a recorded stream of /dev/kmsg records, for testing.").
+			"Kernel log device to follow (a character device, not read below --path.rootfs; in a container mount the host's /dev/kmsg). A regular file is replayed as a recorded stream of /dev/kmsg records, for testing; one larger than 64 MiB is refused, logged, and reported as crashguard_kmsg_follower_state{reason=\"io\"} and crashguard_scrape_collector_file_errors{collector=\"kmsg\",reason=\"too_large\"}.").
 			Default("/dev/kmsg").String()
 		state := app.Flag("collector.kmsg.state-file",
 			"File keeping the boot id and the last kernel log sequence number handled, so a restart resumes where the previous run stopped and counts events logged meanwhile exactly once. Empty disables it: each start then counts only records logged after it.").
@@ -135,6 +138,7 @@ type kmsgCollector struct {
 	running     bool
 	caughtUp    bool
 	readyClosed bool
+	replayErr   error // why the replayed file cannot be used, nil otherwise
 	logged      map[string]bool
 	events      map[kmsgEventKey]float64
 	oomAll      map[kmsg.Constraint]float64
@@ -292,15 +296,22 @@ func (c *kmsgCollector) Close() error {
 	return nil
 }
 
+// replayError marks a problem with a replayed regular file (as opposed to
+// the device): it is a file error of the scrape.
+type replayError struct{ err error }
+
+func (e *replayError) Error() string { return e.err.Error() }
+func (e *replayError) Unwrap() error { return e.err }
+
 // kmsgOpener opens path as the kernel log device or, if it is a regular
 // file, replays the records it holds.
 func kmsgOpener(path string) kmsg.Opener {
 	device := kmsg.DeviceOpener(path)
 	return func(pos kmsg.Position) (kmsg.Source, error) {
 		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
-			b, err := fsutil.ReadFile(path, kmsgReplayMax)
+			b, err := readReplay(path, kmsgReplayMax)
 			if err != nil {
-				return nil, err
+				return nil, &replayError{err}
 			}
 			s := &replaySource{recs: kmsg.SplitRecords(b)}
 			if pos == kmsg.FromEnd {
@@ -310,6 +321,29 @@ func kmsgOpener(path string) kmsg.Opener {
 		}
 		return device(pos)
 	}
+}
+
+// readReplay reads a recorded stream of at most max bytes. A larger file
+// is refused by its size before any of it is read: reading 64 MiB to find
+// out (again at every retry) took seconds under load.
+func readReplay(path string, max int64) ([]byte, error) {
+	f, fi, err := fsutil.Open(path, false)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi.Size() > max {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fsutil.ErrTooLarge}
+	}
+	// The cap also holds for a file that grows after the fstat.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	if int64(buf.Len()) > max {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fsutil.ErrTooLarge}
+	}
+	return buf.Bytes(), nil
 }
 
 // replaySource serves a recorded stream one record per read, like the
@@ -335,10 +369,18 @@ func (s *replaySource) Read(b []byte) (int, error) {
 func (s *replaySource) Close() error { return nil }
 
 // watch wraps the opener so that the collector learns when the follower has
-// read everything that was pending at start-up.
+// read everything that was pending at start-up, and whether the replayed
+// file is unusable: scrapes report it as a file error while it is.
 func (c *kmsgCollector) watch(open kmsg.Opener) kmsg.Opener {
 	return func(pos kmsg.Position) (kmsg.Source, error) {
 		s, err := open(pos)
+		var re *replayError
+		c.mu.Lock()
+		c.replayErr = nil
+		if errors.As(err, &re) && !fsutil.IsNotExist(err) {
+			c.replayErr = re.err
+		}
+		c.mu.Unlock()
 		if err != nil {
 			return nil, err
 		}
@@ -397,6 +439,7 @@ func (c *kmsgCollector) markReadyLocked() {
 func (c *kmsgCollector) onChange(s kmsg.Stats) {
 	c.mu.Lock()
 	c.running = s.Running
+	replayErr := c.replayErr
 	first := func(key string) bool {
 		if c.logged[key] {
 			return false
@@ -423,6 +466,11 @@ func (c *kmsgCollector) onChange(s kmsg.Stats) {
 			"path", c.opts.statePath, "problem", s.StateProblem)
 	}
 	if logReason {
+		if replayErr != nil {
+			level.Warn(c.logger).Log("msg", "cannot replay the kernel log file: nothing is counted from it. Reported in crashguard_kmsg_follower_state and crashguard_scrape_collector_file_errors{collector=\"kmsg\"}; retrying with backoff.",
+				"path", c.opts.path, "reason", fsutil.Reason(replayErr), "max_bytes", kmsgReplayMax, "err", s.LastError)
+			return
+		}
 		switch s.Reason {
 		case kmsg.ReasonPermission:
 			level.Warn(c.logger).Log("msg", "no permission to read the kernel log: it needs CAP_SYSLOG when kernel.dmesg_restrict=1. OOM kills and kernel events are not counted; other collectors are unaffected. Reported as crashguard_kmsg_follower_state{reason=\"permission\"}; retrying quietly.",
@@ -560,6 +608,12 @@ func (c *kmsgCollector) Update(ctx context.Context, ch chan<- prometheus.Metric)
 
 	snap := c.snapshot()
 	st := c.follower.Stats()
+	c.mu.Lock()
+	replayErr := c.replayErr
+	c.mu.Unlock()
+	if replayErr != nil {
+		reportFileError(ctx, c.opts.path, fsutil.Reason(replayErr), replayErr)
+	}
 
 	for k, v := range snap.events {
 		ch <- prometheus.MustNewConstMetric(c.eventsDesc, prometheus.CounterValue, v, string(k.kind), k.sub)
