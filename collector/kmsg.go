@@ -33,6 +33,9 @@ const (
 	// kmsgStartupWait bounds how long a scrape waits for the follower to
 	// read the backlog it found at start-up (or to fail opening the log).
 	kmsgStartupWait = 5 * time.Second
+	// kmsgStopWait bounds each step of Close: the follower stopping (it
+	// notices within its 1 s poll), then the final save of the position.
+	kmsgStopWait = 2 * time.Second
 )
 
 // The kmsg collector follows the kernel log for the events that leave no
@@ -52,7 +55,7 @@ func init() {
 			"Kernel log device to follow (a character device, not read below --path.rootfs; in a container mount the host's /dev/kmsg). A regular file is replayed as a recorded stream of /dev/kmsg records, for testing; one larger than 64 MiB is refused, logged, and reported as crashguard_kmsg_follower_state{reason=\"io\"} and crashguard_scrape_collector_file_errors{collector=\"kmsg\",reason=\"too_large\"}.").
 			Default("/dev/kmsg").String()
 		state := app.Flag("collector.kmsg.state-file",
-			"File keeping the boot id and the last kernel log sequence number handled, so a restart resumes where the previous run stopped and counts events logged meanwhile exactly once. Empty disables it: each start then counts only records logged after it.").
+			"File keeping the boot id and the last kernel log sequence number handled (saved every 5s and at shutdown), so a restart resumes where the previous run stopped and counts events logged meanwhile exactly once. Empty disables it: each start then counts only records logged after it.").
 			Default("/var/lib/crashguard_exporter/kmsg.state").String()
 		retention := app.Flag("collector.kmsg.retention",
 			"How long a per-cgroup OOM-kill or fork-rejection series is kept after its last increment (also after the cgroup is gone).").
@@ -84,9 +87,10 @@ type kmsgOptions struct {
 	retention time.Duration
 	maxSeries int
 
-	open kmsg.Opener        // nil: the device (or a replayed regular file) at path
-	now  func() time.Time   // clock for retention (time.Now)
-	tune func(*kmsg.Config) // adjusts the follower's configuration
+	open     kmsg.Opener        // nil: the device (or a replayed regular file) at path
+	now      func() time.Time   // clock for retention (time.Now)
+	tune     func(*kmsg.Config) // adjusts the follower's configuration
+	stopWait time.Duration      // bound of each step of Close (kmsgStopWait)
 }
 
 const (
@@ -131,12 +135,11 @@ type kmsgCollector struct {
 	done      chan struct{}
 	ready     chan struct{}
 	closeOnce sync.Once
+	closeErr  error
 
 	classifier *kmsg.Classifier // owned by the following goroutine
 
 	mu          sync.Mutex
-	running     bool
-	caughtUp    bool
 	readyClosed bool
 	replayErr   error // why the replayed file cannot be used, nil otherwise
 	logged      map[string]bool
@@ -179,6 +182,9 @@ func kmsgEventKeys() []kmsgEventKey {
 func newKmsgCollector(cfg Config, logger log.Logger, opts kmsgOptions) (*kmsgCollector, error) {
 	if opts.now == nil {
 		opts.now = time.Now
+	}
+	if opts.stopWait <= 0 {
+		opts.stopWait = kmsgStopWait
 	}
 	d := func(subsystem, name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, subsystem, name), help, labels, nil)
@@ -286,13 +292,47 @@ func newKmsgCollector(cfg Config, logger log.Logger, opts kmsgOptions) (*kmsgCol
 	return c, nil
 }
 
-// Close stops the follower and saves its state. The binary never calls it;
-// tests do.
+// Close stops the follower and saves the position of the last record it
+// counted, so that a restart on the same boot counts nothing twice. It is
+// bounded: if the follower does not stop within stopWait (a read blocked on
+// a hung file system), the position of what it has counted so far is
+// saved from here, and that save too is abandoned after stopWait. Safe to
+// call concurrently with Update; later calls return the first one's result.
 func (c *kmsgCollector) Close() error {
-	c.closeOnce.Do(func() {
-		c.cancel()
-		<-c.done
-	})
+	c.closeOnce.Do(func() { c.closeErr = c.stop() })
+	return c.closeErr
+}
+
+func (c *kmsgCollector) stop() error {
+	wait := c.opts.stopWait
+	c.cancel()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	stuck := false
+	select {
+	case <-c.done:
+	case <-t.C:
+		stuck = true
+	}
+	// Scrapes after Close must not wait for a backlog that is never read.
+	c.markReady()
+	// After a clean stop the follower has saved; this only retries a save
+	// that failed. If it is stuck, this is the save it cannot make.
+	saved := make(chan error, 1)
+	go func() { saved <- c.follower.Save() }()
+	t.Reset(wait)
+	var err error
+	select {
+	case err = <-saved:
+	case <-t.C:
+		err = fmt.Errorf("timed out after %s", wait)
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("saving the kernel log position to %s: %w", c.opts.statePath, err)
+	case stuck:
+		return fmt.Errorf("kernel log follower did not stop within %s; saved the position of the last record it counted", wait)
+	}
 	return nil
 }
 
@@ -368,8 +408,7 @@ func (s *replaySource) Read(b []byte) (int, error) {
 
 func (s *replaySource) Close() error { return nil }
 
-// watch wraps the opener so that the collector learns when the follower has
-// read everything that was pending at start-up, and whether the replayed
+// watch wraps the opener so that the collector knows whether the replayed
 // file is unusable: scrapes report it as a file error while it is.
 func (c *kmsgCollector) watch(open kmsg.Opener) kmsg.Opener {
 	return func(pos kmsg.Position) (kmsg.Source, error) {
@@ -381,45 +420,9 @@ func (c *kmsgCollector) watch(open kmsg.Opener) kmsg.Opener {
 			c.replayErr = re.err
 		}
 		c.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		w := &watchedSource{Source: s, c: c}
-		if wt, ok := s.(kmsg.Waiter); ok {
-			return &watchedWaiter{watchedSource: w, w: wt}, nil
-		}
-		return w, nil
+		return s, err
 	}
 }
-
-type watchedSource struct {
-	kmsg.Source
-	c       *kmsgCollector
-	drained bool
-}
-
-func (w *watchedSource) Read(b []byte) (int, error) {
-	n, err := w.Source.Read(b)
-	if !w.drained && (n == 0 && err == nil || err == io.EOF || errors.Is(err, syscall.EAGAIN)) {
-		w.drained = true
-		w.c.mu.Lock()
-		w.c.caughtUp = true
-		if w.c.running {
-			w.c.markReadyLocked()
-		}
-		w.c.mu.Unlock()
-	}
-	return n, err
-}
-
-// watchedWaiter keeps a device's poll(2); sources without one are left to
-// the follower's cancellable sleep.
-type watchedWaiter struct {
-	*watchedSource
-	w kmsg.Waiter
-}
-
-func (w *watchedWaiter) Wait(d time.Duration) error { return w.w.Wait(d) }
 
 func (c *kmsgCollector) markReady() {
 	c.mu.Lock()
@@ -435,10 +438,10 @@ func (c *kmsgCollector) markReadyLocked() {
 }
 
 // onChange runs in the following goroutine when the follower starts or
-// stops running; it logs each kind of problem once.
+// stops running, catches up or finds a state file problem; it logs each
+// kind of problem once.
 func (c *kmsgCollector) onChange(s kmsg.Stats) {
 	c.mu.Lock()
-	c.running = s.Running
 	replayErr := c.replayErr
 	first := func(key string) bool {
 		if c.logged[key] {
@@ -449,9 +452,9 @@ func (c *kmsgCollector) onChange(s kmsg.Stats) {
 	}
 	logStart := first("start")
 	logState := s.StateProblem != "" && first("state:"+s.StateProblem)
-	logReason := !s.Running && s.Reason != kmsg.ReasonStopped && first("reason:"+s.Reason)
+	logReason := !s.Running && s.Reason != kmsg.ReasonStopped && s.Reason != kmsg.ReasonStarting && first("reason:"+s.Reason)
 	switch {
-	case s.Running && c.caughtUp:
+	case s.Running && s.CaughtUp:
 		c.markReadyLocked()
 	case !s.Running && s.Reason != kmsg.ReasonStarting:
 		c.markReadyLocked()

@@ -66,10 +66,13 @@ const (
 
 // State file problems, bounded.
 const (
-	StateCorrupt       = "corrupt"
-	StateUnwritable    = "unwritable"
-	StateNoBootID      = "boot_id_unreadable"
-	StateSaveFailed    = "save_failed"
+	StateCorrupt    = "corrupt"
+	StateUnwritable = "unwritable"
+	StateNoBootID   = "boot_id_unreadable"
+	StateSaveFailed = "save_failed"
+)
+
+const (
 	minBufferSize      = 8 << 10
 	maxBufferSize      = 1 << 20
 	defaultBufferSize  = 16 << 10
@@ -115,7 +118,8 @@ type Config struct {
 	// and are skipped now (so a Classifier can rebuild report context).
 	Replay func(Record)
 	// OnChange, if set, is called from the following goroutine whenever
-	// Running or Reason changes — once per change, not per retry.
+	// Running, Reason, StateProblem or CaughtUp changes — once per change,
+	// not per retry.
 	OnChange func(Stats)
 }
 
@@ -128,6 +132,9 @@ type Stats struct {
 	Mode           Mode
 	StatePersisted bool   // a state file is read and written
 	StateProblem   string // "", or a bounded State* value
+	// CaughtUp: everything pending at the start has been read; it stays
+	// true.
+	CaughtUp bool
 
 	RecordsRead     uint64 // records returned by read(2)
 	RecordsSkipped  uint64 // records at or before the resume point
@@ -146,21 +153,35 @@ var errRecordTooLarge = fmt.Errorf("kmsg record larger than %d bytes", maxBuffer
 type Follower struct {
 	cfg Config
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards stats and the fields shared with Save
 	stats Stats
+	// Shared with Save. handled advances only after handle returned, so a
+	// saved position never covers a record that was not counted.
+	persist     bool
+	bootID      string
+	handled     uint64 // the newest record handled, or the resume point
+	haveHandled bool
+
+	saveMu    sync.Mutex // serializes state file writes; guards saved
+	saved     State      // what the state file holds (as written or loaded)
+	haveSaved bool
 
 	// Owned by the Follow goroutine.
 	lastSeq    uint64
 	haveSeq    bool
 	expectZero bool // the boot's first record (seq 0) is expected: count any gap before it
 	start      Position
-	bootID     string
-	persist    bool
-	dirty      bool
 	lastSave   time.Time
 	opened     bool
-	running    bool
-	reason     string
+	notified   notice // what OnChange last reported
+}
+
+// notice is what a change must touch for OnChange to be called.
+type notice struct {
+	running  bool
+	reason   string
+	problem  string
+	caughtUp bool
 }
 
 // NewFollower checks cfg and fills in defaults.
@@ -196,7 +217,7 @@ func NewFollower(cfg Config) (*Follower, error) {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
 	}
-	f := &Follower{cfg: cfg, reason: ReasonStarting}
+	f := &Follower{cfg: cfg, notified: notice{reason: ReasonStarting}}
 	f.stats.Reason = ReasonStarting
 	return f, nil
 }
@@ -308,12 +329,20 @@ func (f *Follower) plan() {
 			fallback()
 			break
 		}
+		f.mu.Lock()
 		f.persist, f.bootID = true, bootID
+		f.mu.Unlock()
 		st, err := LoadState(f.cfg.StatePath)
 		switch {
 		case err == nil && st.BootID == bootID:
 			mode, f.start = ModeResume, FromBeginning
 			f.lastSeq, f.haveSeq = st.Seq, true
+			f.mu.Lock()
+			f.handled, f.haveHandled = st.Seq, true
+			f.mu.Unlock()
+			f.saveMu.Lock()
+			f.saved, f.haveSaved = st, true
+			f.saveMu.Unlock()
 		case err == nil, fsutil.IsNotExist(err):
 			mode, f.start, f.expectZero = ModeBeginning, FromBeginning, true
 		default:
@@ -368,6 +397,7 @@ func (f *Follower) readLoop(ctx context.Context, src Source, handle func(Record)
 			healthy = true
 			f.setRunning(true, "", nil)
 		}
+		f.set(func(s *Stats) { s.CaughtUp = true })
 		f.save(false)
 		if w, ok := src.(Waiter); ok {
 			if err := w.Wait(f.cfg.PollTimeout); err != nil && !errors.Is(err, syscall.EINTR) {
@@ -400,27 +430,53 @@ func (f *Follower) record(b []byte, handle func(Record)) {
 	case !f.haveSeq && f.expectZero:
 		lost = r.Seq // the boot's records before the oldest one left
 	}
-	f.lastSeq, f.haveSeq, f.dirty = r.Seq, true, true
+	f.lastSeq, f.haveSeq = r.Seq, true
 	f.update(func(s *Stats) {
 		s.RecordsRead++
 		s.RecordsLost += lost
 		s.LastSeq = r.Seq
 	})
 	handle(r)
+	f.mu.Lock()
+	f.handled, f.haveHandled = r.Seq, true
+	f.mu.Unlock()
 }
 
 // save writes the state when it changed and SaveInterval has passed, or
 // at once when force is set.
 func (f *Follower) save(force bool) {
-	if !f.persist || !f.dirty {
-		return
-	}
 	now := f.cfg.Now()
 	if !force && now.Sub(f.lastSave) < f.cfg.SaveInterval {
 		return
 	}
-	f.lastSave = now
-	err := SaveState(f.cfg.StatePath, State{BootID: f.bootID, Seq: f.lastSeq})
+	if attempted, _ := f.persistHandled(); attempted {
+		f.lastSave = now
+		f.notify()
+	}
+}
+
+// Save writes the position of the newest record whose handle call has
+// returned (never one still being handled) to the state file, if it
+// changed since the last write. It is safe to call from any goroutine while
+// Follow runs, e.g. at shutdown when the following goroutine is blocked in
+// a read; writes are serialized and atomic. Without a usable state file it
+// does nothing.
+func (f *Follower) Save() error {
+	_, err := f.persistHandled()
+	return err
+}
+
+func (f *Follower) persistHandled() (attempted bool, err error) {
+	f.saveMu.Lock()
+	defer f.saveMu.Unlock()
+	f.mu.Lock()
+	persist, have := f.persist, f.haveHandled
+	st := State{BootID: f.bootID, Seq: f.handled}
+	f.mu.Unlock()
+	if !persist || !have || (f.haveSaved && f.saved == st) {
+		return false, nil
+	}
+	err = SaveState(f.cfg.StatePath, st)
 	f.update(func(s *Stats) {
 		if err != nil {
 			s.StateSaveErrors++
@@ -428,27 +484,43 @@ func (f *Follower) save(force bool) {
 			return
 		}
 		s.StateSaves++
-		if s.StateProblem == StateSaveFailed || s.StateProblem == StateCorrupt {
+		switch s.StateProblem {
+		case StateSaveFailed, StateCorrupt:
 			s.StateProblem = ""
 		}
 	})
 	if err == nil {
-		f.dirty = false
+		f.saved, f.haveSaved = st, true
 	}
+	return true, err
 }
 
 func (f *Follower) setRunning(running bool, reason string, err error) {
-	changed := running != f.running || reason != f.reason
-	f.running, f.reason = running, reason
-	var snap Stats
-	f.mu.Lock()
-	f.stats.Running, f.stats.Reason = running, reason
-	if err != nil {
-		f.stats.LastError = err.Error()
+	f.set(func(s *Stats) {
+		s.Running, s.Reason = running, reason
+		if err != nil {
+			s.LastError = err.Error()
+		}
+	})
+}
+
+// set updates the stats and reports a change to OnChange; only the
+// following goroutine calls it.
+func (f *Follower) set(fn func(s *Stats)) {
+	f.update(fn)
+	f.notify()
+}
+
+// notify calls OnChange if Running, Reason, StateProblem or CaughtUp
+// changed since it last did; only the following goroutine calls it.
+func (f *Follower) notify() {
+	snap := f.Stats()
+	n := notice{running: snap.Running, reason: snap.Reason, problem: snap.StateProblem, caughtUp: snap.CaughtUp}
+	if n == f.notified {
+		return
 	}
-	snap = f.stats
-	f.mu.Unlock()
-	if changed && f.cfg.OnChange != nil {
+	f.notified = n
+	if f.cfg.OnChange != nil {
 		f.cfg.OnChange(snap)
 	}
 }
