@@ -272,6 +272,7 @@ func newKmsgCollector(cfg Config, logger log.Logger, opts kmsgOptions) (*kmsgCol
 		// state to resume from; the device then starts at its end.
 		NoStateFromBeginning: replay,
 		Replay:               c.replay,
+		Rewind:               c.rewind,
 		OnChange:             c.onChange,
 	}
 	if opts.tune != nil {
@@ -465,8 +466,14 @@ func (c *kmsgCollector) onChange(s kmsg.Stats) {
 		level.Info(c.logger).Log("msg", "kernel log follower started", "path", c.opts.path, "start_mode", s.Mode, "state_file", c.opts.statePath)
 	}
 	if logState {
-		level.Warn(c.logger).Log("msg", "kmsg state file unusable; restarts may miss or recount kernel log events (crashguard_kmsg_state_file_ok 0)",
-			"path", c.opts.statePath, "problem", s.StateProblem)
+		switch s.StateProblem {
+		case kmsg.StateBeyondLog:
+			level.Warn(c.logger).Log("msg", "kmsg state file names this boot but a sequence number beyond the newest kernel log record, so it does not describe this log: counting the whole buffer (events a previous run counted may count again) and rewriting the file (crashguard_kmsg_state_file_ok 0 until then, start_mode beginning)",
+				"path", c.opts.statePath, "problem", s.StateProblem)
+		default:
+			level.Warn(c.logger).Log("msg", "kmsg state file unusable; restarts may miss or recount kernel log events (crashguard_kmsg_state_file_ok 0)",
+				"path", c.opts.statePath, "problem", s.StateProblem)
+		}
 	}
 	if logReason {
 		if replayErr != nil {
@@ -509,6 +516,15 @@ func (c *kmsgCollector) handle(r kmsg.Record) {
 	case kmsg.KindForkRejected:
 		c.bump(familyFork, ev.Cgroup, "", now)
 	}
+}
+
+// rewind forgets the context replay rebuilt: the follower found its resume
+// point impossible and hands those records to handle again.
+func (c *kmsgCollector) rewind() {
+	c.classifier = kmsg.NewClassifier()
+	c.mu.Lock()
+	c.lastKill = kmsgLastKill{}
+	c.mu.Unlock()
 }
 
 // replay rebuilds context from a record a previous run already counted:

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
+
 	"github.com/crashguard/crashguard_exporter/internal/kmsg"
 )
 
@@ -160,4 +162,49 @@ func TestKmsgCloseSavesWhenFollowerBlocked(t *testing.T) {
 	wantValue(t, again, "crashguard_kmsg_start_mode", map[string]string{"mode": "resume"}, 1)
 	wantValue(t, again, "crashguard_kernel_oom_kills_all_total", memcg, 0)
 	wantValue(t, again, "crashguard_kmsg_records_skipped_total", nil, 2*kills)
+}
+
+// TestKmsgStateBeyondLog: a state file with this boot's id and a sequence
+// number beyond every record used to make the follower skip the whole log
+// while reporting state_file_ok 1. Now the buffer is counted, the problem
+// reported and logged once, and the file rewritten.
+func TestKmsgStateBeyondLog(t *testing.T) {
+	cfg, dir := kmsgEnv(t, testBootID)
+	stream := filepath.Join(dir, "stream")
+	state := filepath.Join(dir, "kmsg.state")
+	writeFile(t, stream, oomKills(0, 100, 3)+kmsgRecords(6, "INFO: task a:1 blocked for more than 120 seconds."))
+	if err := kmsg.SaveState(state, kmsg.State{BootID: testBootID, Seq: 1_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	opts := kmsgOptions{path: stream, statePath: state, retention: time.Hour, maxSeries: 10,
+		// No periodic save: the problem stays visible until Close rewrites the file.
+		tune: func(fc *kmsg.Config) { fc.SaveInterval = time.Hour }}
+	c, err := newKmsgCollector(cfg, log.NewLogfmtLogger(logs), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wantValue(t, c, "crashguard_kmsg_state_file_ok", nil, 0)
+	wantValue(t, c, "crashguard_kmsg_start_mode", map[string]string{"mode": "beginning"}, 1)
+	wantValue(t, c, "crashguard_kmsg_start_mode", map[string]string{"mode": "resume"}, 0)
+	wantValue(t, c, "crashguard_kernel_oom_kills_all_total", memcg, 3)
+	wantValue(t, c, "crashguard_kernel_events_total", map[string]string{"event": "hung_task"}, 1)
+	wantValue(t, c, "crashguard_kmsg_records_skipped_total", nil, 0)
+	wantValue(t, c, "crashguard_kmsg_records_lost_total", nil, 0)
+	wantValue(t, c, "crashguard_kernel_oom_last_kill_info", map[string]string{"comm": "app", "cgroup": "/kubepods.slice/pod-2.slice"}, 1)
+	if n := strings.Count(logs.String(), "problem=seq_beyond_log"); n != 1 {
+		t.Errorf("problem logged %d times, want once:\n%s", n, logs)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := kmsg.LoadState(state); err != nil || st != (kmsg.State{BootID: testBootID, Seq: 6}) {
+		t.Fatalf("state not rewritten: %+v, %v", st, err)
+	}
+
+	d := newTestKmsg(t, cfg, kmsgOptions{path: stream, statePath: state})
+	wantValue(t, d, "crashguard_kmsg_start_mode", map[string]string{"mode": "resume"}, 1)
+	wantValue(t, d, "crashguard_kmsg_state_file_ok", nil, 1)
+	wantValue(t, d, "crashguard_kernel_oom_kills_all_total", memcg, 0)
 }

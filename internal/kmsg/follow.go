@@ -70,6 +70,12 @@ const (
 	StateUnwritable = "unwritable"
 	StateNoBootID   = "boot_id_unreadable"
 	StateSaveFailed = "save_failed"
+	// StateBeyondLog: the state file names this boot, but every record in
+	// the kernel log is older than its sequence number. The kernel's numbers
+	// only grow within a boot, so no reader of this log wrote it (a copied
+	// or edited file, another log source): it says nothing about what was
+	// counted, and the follower counts the whole buffer as for a corrupt file.
+	StateBeyondLog = "seq_beyond_log"
 )
 
 const (
@@ -117,6 +123,11 @@ type Config struct {
 	// Replay, if set, receives records that were handled before a restart
 	// and are skipped now (so a Classifier can rebuild report context).
 	Replay func(Record)
+	// Rewind, if set, is called from the following goroutine when the resume
+	// point proves impossible (StateBeyondLog) and the log is read again from
+	// its beginning: what Replay rebuilt is stale, and the records it was
+	// given are now passed to handle.
+	Rewind func()
 	// OnChange, if set, is called from the following goroutine whenever
 	// Running, Reason, StateProblem or CaughtUp changes — once per change,
 	// not per retry.
@@ -132,8 +143,8 @@ type Stats struct {
 	Mode           Mode
 	StatePersisted bool   // a state file is read and written
 	StateProblem   string // "", or a bounded State* value
-	// CaughtUp: everything pending at the start has been read; it stays
-	// true.
+	// CaughtUp: everything pending at the start has been read (and a resume
+	// point checked against the log); it stays true.
 	CaughtUp bool
 
 	RecordsRead     uint64 // records returned by read(2)
@@ -148,6 +159,9 @@ type Stats struct {
 }
 
 var errRecordTooLarge = fmt.Errorf("kmsg record larger than %d bytes", maxBufferSize)
+
+// errRewind ends a pass that found the resume point impossible.
+var errRewind = errors.New("kmsg resume point beyond the log; reading it again from the beginning")
 
 // Follower reads the kernel log continuously.
 type Follower struct {
@@ -167,13 +181,16 @@ type Follower struct {
 	haveSaved bool
 
 	// Owned by the Follow goroutine.
-	lastSeq    uint64
-	haveSeq    bool
-	expectZero bool // the boot's first record (seq 0) is expected: count any gap before it
-	start      Position
-	lastSave   time.Time
-	opened     bool
-	notified   notice // what OnChange last reported
+	lastSeq     uint64
+	haveSeq     bool
+	expectZero  bool   // the boot's first record (seq 0) is expected: count any gap before it
+	unconfirmed bool   // resuming, and no record at or after the resume point read yet
+	pending     uint64 // records skipped in this pass while unconfirmed
+	passSeen    bool   // this pass read a parsable record
+	start       Position
+	lastSave    time.Time
+	opened      bool
+	notified    notice // what OnChange last reported
 }
 
 // notice is what a change must touch for OnChange to be called.
@@ -262,6 +279,7 @@ func (f *Follower) Follow(ctx context.Context, handle func(Record)) error {
 			f.update(func(s *Stats) { s.Reopens++ })
 		}
 		f.opened = true
+		f.pending, f.passSeen = 0, false
 		src, err := f.cfg.Open(f.start)
 		if err == nil {
 			var healthy bool
@@ -273,7 +291,7 @@ func (f *Follower) Follow(ctx context.Context, handle func(Record)) error {
 			if ctx.Err() != nil {
 				break
 			}
-			if err == nil {
+			if err == nil || errors.Is(err, errRewind) {
 				continue
 			}
 		}
@@ -336,7 +354,7 @@ func (f *Follower) plan() {
 		switch {
 		case err == nil && st.BootID == bootID:
 			mode, f.start = ModeResume, FromBeginning
-			f.lastSeq, f.haveSeq = st.Seq, true
+			f.lastSeq, f.haveSeq, f.unconfirmed = st.Seq, true, true
 			f.mu.Lock()
 			f.handled, f.haveHandled = st.Seq, true
 			f.mu.Unlock()
@@ -374,6 +392,12 @@ func (f *Follower) readLoop(ctx context.Context, src Source, handle func(Record)
 			continue
 		case err == nil || err == io.EOF || errors.Is(err, syscall.EAGAIN):
 			// n == 0 / EOF only come from replayed or regular-file sources.
+			// Everything pending has been read: a resume point not reached
+			// by now is beyond the newest record.
+			if f.unconfirmed && f.passSeen {
+				f.rewind()
+				return true, errRewind
+			}
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case errors.Is(err, syscall.EPIPE):
@@ -416,8 +440,22 @@ func (f *Follower) record(b []byte, handle func(Record)) {
 		f.update(func(s *Stats) { s.RecordsRead++; s.Unparsable++ })
 		return
 	}
+	f.passSeen = true
+	if f.unconfirmed && r.Seq >= f.lastSeq {
+		// The resume point is in this log (or was overwritten in it): the
+		// records skipped so far were counted before.
+		f.unconfirmed = false
+		pending := f.pending
+		f.pending = 0
+		f.update(func(s *Stats) { s.RecordsSkipped += pending })
+	}
 	if f.haveSeq && r.Seq <= f.lastSeq {
-		f.update(func(s *Stats) { s.RecordsRead++; s.RecordsSkipped++ })
+		if f.unconfirmed {
+			f.pending++
+			f.update(func(s *Stats) { s.RecordsRead++ })
+		} else {
+			f.update(func(s *Stats) { s.RecordsRead++; s.RecordsSkipped++ })
+		}
 		if f.cfg.Replay != nil {
 			f.cfg.Replay(r)
 		}
@@ -440,6 +478,24 @@ func (f *Follower) record(b []byte, handle func(Record)) {
 	f.mu.Lock()
 	f.handled, f.haveHandled = r.Seq, true
 	f.mu.Unlock()
+}
+
+// rewind drops a resume point that no record of this log reaches: the
+// state file cannot be from this log, so the whole buffer is counted, as
+// for a corrupt file. Counting it from the end instead would silently drop
+// every event in it; this may count again what a previous run counted, and
+// says so (StateBeyondLog, ModeBeginning).
+func (f *Follower) rewind() {
+	f.unconfirmed, f.haveSeq, f.lastSeq, f.expectZero = false, false, 0, true
+	f.start, f.pending = FromBeginning, 0
+	f.mu.Lock()
+	f.handled, f.haveHandled = 0, false
+	f.stats.Mode, f.stats.StateProblem, f.stats.LastSeq = ModeBeginning, StateBeyondLog, 0
+	f.mu.Unlock()
+	if f.cfg.Rewind != nil {
+		f.cfg.Rewind()
+	}
+	f.notify()
 }
 
 // save writes the state when it changed and SaveInterval has passed, or
@@ -485,7 +541,7 @@ func (f *Follower) persistHandled() (attempted bool, err error) {
 		}
 		s.StateSaves++
 		switch s.StateProblem {
-		case StateSaveFailed, StateCorrupt:
+		case StateSaveFailed, StateCorrupt, StateBeyondLog:
 			s.StateProblem = ""
 		}
 	})
