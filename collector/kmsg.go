@@ -1,10 +1,12 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -24,7 +26,8 @@ import (
 const (
 	kmsgCgroupLabelMax = 512 // bytes of a cgroup path kept as a label
 	kmsgCommLabelMax   = 64  // bytes of a task name kept as a label
-	// kmsgReplayMax caps a recorded stream replayed from a regular file.
+	// kmsgReplayMax caps a recorded stream replayed from a regular file
+	// (the flag's help says 64 MiB).
 	kmsgReplayMax = 64 << 20
 	// kmsgStatMax caps /proc/stat, read for btime: its per-CPU and
 	// interrupt lines reach a few hundred KiB on large machines.
@@ -32,6 +35,9 @@ const (
 	// kmsgStartupWait bounds how long a scrape waits for the follower to
 	// read the backlog it found at start-up (or to fail opening the log).
 	kmsgStartupWait = 5 * time.Second
+	// kmsgStopWait bounds each step of Close: the follower stopping (it
+	// notices within its 1 s poll), then the final save of the position.
+	kmsgStopWait = 2 * time.Second
 )
 
 // The kmsg collector follows the kernel log for the events that leave no
@@ -48,10 +54,10 @@ const (
 func init() {
 	registerCollector("kmsg", true, func(app FlagGroup) Factory {
 		path := app.Flag("collector.kmsg.path",
-			"Kernel log device to follow (a character device, not read below --path.rootfs; in a container mount the host's /dev/kmsg). A regular file is replayed as a recorded stream of /dev/kmsg records, for testing.").
+			"Kernel log device to follow (a character device, not read below --path.rootfs; in a container mount the host's /dev/kmsg). A regular file is replayed as a recorded stream of /dev/kmsg records, for testing; one larger than 64 MiB is refused, logged, and reported as crashguard_kmsg_follower_state{reason=\"io\"} and crashguard_scrape_collector_file_errors{collector=\"kmsg\",reason=\"too_large\"}.").
 			Default("/dev/kmsg").String()
 		state := app.Flag("collector.kmsg.state-file",
-			"File keeping the boot id and the last kernel log sequence number handled, so a restart resumes where the previous run stopped and counts events logged meanwhile exactly once. Empty disables it: each start then counts only records logged after it.").
+			"File keeping the boot id and the last kernel log sequence number handled (saved every 5s and at shutdown), so a restart resumes where the previous run stopped and counts events logged meanwhile exactly once. Empty disables it: each start then counts only records logged after it.").
 			Default("/var/lib/crashguard_exporter/kmsg.state").String()
 		retention := app.Flag("collector.kmsg.retention",
 			"How long a per-cgroup OOM-kill or fork-rejection series is kept after its last increment (also after the cgroup is gone).").
@@ -83,9 +89,10 @@ type kmsgOptions struct {
 	retention time.Duration
 	maxSeries int
 
-	open kmsg.Opener        // nil: the device (or a replayed regular file) at path
-	now  func() time.Time   // clock for retention (time.Now)
-	tune func(*kmsg.Config) // adjusts the follower's configuration
+	open     kmsg.Opener        // nil: the device (or a replayed regular file) at path
+	now      func() time.Time   // clock for retention (time.Now)
+	tune     func(*kmsg.Config) // adjusts the follower's configuration
+	stopWait time.Duration      // bound of each step of Close (kmsgStopWait)
 }
 
 const (
@@ -132,13 +139,13 @@ type kmsgCollector struct {
 	done      chan struct{}
 	ready     chan struct{}
 	closeOnce sync.Once
+	closeErr  error
 
 	classifier *kmsg.Classifier // owned by the following goroutine
 
 	mu          sync.Mutex
-	running     bool
-	caughtUp    bool
 	readyClosed bool
+	replayErr   error // why the replayed file cannot be used, nil otherwise
 	logged      map[string]bool
 	events      map[kmsgEventKey]float64
 	oomAll      map[kmsg.Constraint]float64
@@ -179,6 +186,9 @@ func kmsgEventKeys() []kmsgEventKey {
 func newKmsgCollector(cfg Config, logger log.Logger, opts kmsgOptions) (*kmsgCollector, error) {
 	if opts.now == nil {
 		opts.now = time.Now
+	}
+	if opts.stopWait <= 0 {
+		opts.stopWait = kmsgStopWait
 	}
 	d := func(subsystem, name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, subsystem, name), help, labels, nil)
@@ -268,6 +278,7 @@ func newKmsgCollector(cfg Config, logger log.Logger, opts kmsgOptions) (*kmsgCol
 		// state to resume from; the device then starts at its end.
 		NoStateFromBeginning: replay,
 		Replay:               c.replay,
+		Rewind:               c.rewind,
 		OnChange:             c.onChange,
 	}
 	if opts.tune != nil {
@@ -288,15 +299,56 @@ func newKmsgCollector(cfg Config, logger log.Logger, opts kmsgOptions) (*kmsgCol
 	return c, nil
 }
 
-// Close stops the follower and saves its state. The binary never calls it;
-// tests do.
+// Close stops the follower and saves the position of the last record it
+// counted, so that a restart on the same boot counts nothing twice. It is
+// bounded: if the follower does not stop within stopWait (a read blocked on
+// a hung file system), the position of what it has counted so far is
+// saved from here, and that save too is abandoned after stopWait. Safe to
+// call concurrently with Update; later calls return the first one's result.
 func (c *kmsgCollector) Close() error {
-	c.closeOnce.Do(func() {
-		c.cancel()
-		<-c.done
-	})
+	c.closeOnce.Do(func() { c.closeErr = c.stop() })
+	return c.closeErr
+}
+
+func (c *kmsgCollector) stop() error {
+	wait := c.opts.stopWait
+	c.cancel()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	stuck := false
+	select {
+	case <-c.done:
+	case <-t.C:
+		stuck = true
+	}
+	// Scrapes after Close must not wait for a backlog that is never read.
+	c.markReady()
+	// After a clean stop the follower has saved; this only retries a save
+	// that failed. If it is stuck, this is the save it cannot make.
+	saved := make(chan error, 1)
+	go func() { saved <- c.follower.Save() }()
+	t.Reset(wait)
+	var err error
+	select {
+	case err = <-saved:
+	case <-t.C:
+		err = fmt.Errorf("timed out after %s", wait)
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("saving the kernel log position to %s: %w", c.opts.statePath, err)
+	case stuck:
+		return fmt.Errorf("kernel log follower did not stop within %s; saved the position of the last record it counted", wait)
+	}
 	return nil
 }
+
+// replayError marks a problem with a replayed regular file (as opposed to
+// the device): it is a file error of the scrape.
+type replayError struct{ err error }
+
+func (e *replayError) Error() string { return e.err.Error() }
+func (e *replayError) Unwrap() error { return e.err }
 
 // kmsgOpener opens path as the kernel log device or, if it is a regular
 // file, replays the records it holds.
@@ -304,9 +356,9 @@ func kmsgOpener(path string) kmsg.Opener {
 	device := kmsg.DeviceOpener(path)
 	return func(pos kmsg.Position) (kmsg.Source, error) {
 		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
-			b, err := fsutil.ReadFile(path, kmsgReplayMax)
+			b, err := readReplay(path, kmsgReplayMax)
 			if err != nil {
-				return nil, err
+				return nil, &replayError{err}
 			}
 			s := &replaySource{recs: kmsg.SplitRecords(b)}
 			if pos == kmsg.FromEnd {
@@ -316,6 +368,29 @@ func kmsgOpener(path string) kmsg.Opener {
 		}
 		return device(pos)
 	}
+}
+
+// readReplay reads a recorded stream of at most max bytes. A larger file
+// is refused by its size before any of it is read: reading 64 MiB to find
+// out (again at every retry) took seconds under load.
+func readReplay(path string, max int64) ([]byte, error) {
+	f, fi, err := fsutil.Open(path, false)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi.Size() > max {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fsutil.ErrTooLarge}
+	}
+	// The cap also holds for a file that grows after the fstat.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	if int64(buf.Len()) > max {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fsutil.ErrTooLarge}
+	}
+	return buf.Bytes(), nil
 }
 
 // replaySource serves a recorded stream one record per read, like the
@@ -340,50 +415,21 @@ func (s *replaySource) Read(b []byte) (int, error) {
 
 func (s *replaySource) Close() error { return nil }
 
-// watch wraps the opener so that the collector learns when the follower has
-// read everything that was pending at start-up.
+// watch wraps the opener so that the collector knows whether the replayed
+// file is unusable: scrapes report it as a file error while it is.
 func (c *kmsgCollector) watch(open kmsg.Opener) kmsg.Opener {
 	return func(pos kmsg.Position) (kmsg.Source, error) {
 		s, err := open(pos)
-		if err != nil {
-			return nil, err
+		var re *replayError
+		c.mu.Lock()
+		c.replayErr = nil
+		if errors.As(err, &re) && !fsutil.IsNotExist(err) {
+			c.replayErr = re.err
 		}
-		w := &watchedSource{Source: s, c: c}
-		if wt, ok := s.(kmsg.Waiter); ok {
-			return &watchedWaiter{watchedSource: w, w: wt}, nil
-		}
-		return w, nil
+		c.mu.Unlock()
+		return s, err
 	}
 }
-
-type watchedSource struct {
-	kmsg.Source
-	c       *kmsgCollector
-	drained bool
-}
-
-func (w *watchedSource) Read(b []byte) (int, error) {
-	n, err := w.Source.Read(b)
-	if !w.drained && (n == 0 && err == nil || err == io.EOF || errors.Is(err, syscall.EAGAIN)) {
-		w.drained = true
-		w.c.mu.Lock()
-		w.c.caughtUp = true
-		if w.c.running {
-			w.c.markReadyLocked()
-		}
-		w.c.mu.Unlock()
-	}
-	return n, err
-}
-
-// watchedWaiter keeps a device's poll(2); sources without one are left to
-// the follower's cancellable sleep.
-type watchedWaiter struct {
-	*watchedSource
-	w kmsg.Waiter
-}
-
-func (w *watchedWaiter) Wait(d time.Duration) error { return w.w.Wait(d) }
 
 func (c *kmsgCollector) markReady() {
 	c.mu.Lock()
@@ -399,10 +445,11 @@ func (c *kmsgCollector) markReadyLocked() {
 }
 
 // onChange runs in the following goroutine when the follower starts or
-// stops running; it logs each kind of problem once.
+// stops running, catches up or finds a state file problem; it logs each
+// kind of problem once.
 func (c *kmsgCollector) onChange(s kmsg.Stats) {
 	c.mu.Lock()
-	c.running = s.Running
+	replayErr := c.replayErr
 	first := func(key string) bool {
 		if c.logged[key] {
 			return false
@@ -412,9 +459,9 @@ func (c *kmsgCollector) onChange(s kmsg.Stats) {
 	}
 	logStart := first("start")
 	logState := s.StateProblem != "" && first("state:"+s.StateProblem)
-	logReason := !s.Running && s.Reason != kmsg.ReasonStopped && first("reason:"+s.Reason)
+	logReason := !s.Running && s.Reason != kmsg.ReasonStopped && s.Reason != kmsg.ReasonStarting && first("reason:"+s.Reason)
 	switch {
-	case s.Running && c.caughtUp:
+	case s.Running && s.CaughtUp:
 		c.markReadyLocked()
 	case !s.Running && s.Reason != kmsg.ReasonStarting:
 		c.markReadyLocked()
@@ -425,10 +472,21 @@ func (c *kmsgCollector) onChange(s kmsg.Stats) {
 		level.Info(c.logger).Log("msg", "kernel log follower started", "path", c.opts.path, "start_mode", s.Mode, "state_file", c.opts.statePath)
 	}
 	if logState {
-		level.Warn(c.logger).Log("msg", "kmsg state file unusable; restarts may miss or recount kernel log events (crashguard_kmsg_state_file_ok 0)",
-			"path", c.opts.statePath, "problem", s.StateProblem)
+		switch s.StateProblem {
+		case kmsg.StateBeyondLog:
+			level.Warn(c.logger).Log("msg", "kmsg state file names this boot but a sequence number beyond the newest kernel log record, so it does not describe this log: counting the whole buffer (events a previous run counted may count again) and rewriting the file (crashguard_kmsg_state_file_ok 0 until then, start_mode beginning)",
+				"path", c.opts.statePath, "problem", s.StateProblem)
+		default:
+			level.Warn(c.logger).Log("msg", "kmsg state file unusable; restarts may miss or recount kernel log events (crashguard_kmsg_state_file_ok 0)",
+				"path", c.opts.statePath, "problem", s.StateProblem)
+		}
 	}
 	if logReason {
+		if replayErr != nil {
+			level.Warn(c.logger).Log("msg", "cannot replay the kernel log file: nothing is counted from it. Reported in crashguard_kmsg_follower_state and crashguard_scrape_collector_file_errors{collector=\"kmsg\"}; retrying with backoff.",
+				"path", c.opts.path, "reason", fsutil.Reason(replayErr), "max_bytes", kmsgReplayMax, "err", s.LastError)
+			return
+		}
 		switch s.Reason {
 		case kmsg.ReasonPermission:
 			level.Warn(c.logger).Log("msg", "no permission to read the kernel log: it needs CAP_SYSLOG when kernel.dmesg_restrict=1. OOM kills and kernel events are not counted; other collectors are unaffected. Reported as crashguard_kmsg_follower_state{reason=\"permission\"}; retrying quietly.",
@@ -464,6 +522,15 @@ func (c *kmsgCollector) handle(r kmsg.Record) {
 	case kmsg.KindForkRejected:
 		c.bump(familyFork, ev.Cgroup, "", now)
 	}
+}
+
+// rewind forgets the context replay rebuilt: the follower found its resume
+// point impossible and hands those records to handle again.
+func (c *kmsgCollector) rewind() {
+	c.classifier = kmsg.NewClassifier()
+	c.mu.Lock()
+	c.lastKill = kmsgLastKill{}
+	c.mu.Unlock()
 }
 
 // replay rebuilds context from a record a previous run already counted:
@@ -569,6 +636,12 @@ func (c *kmsgCollector) Update(ctx context.Context, ch chan<- prometheus.Metric)
 	}
 	snap := c.snapshot()
 	st := c.follower.Stats()
+	c.mu.Lock()
+	replayErr := c.replayErr
+	c.mu.Unlock()
+	if replayErr != nil {
+		reportFileError(ctx, c.opts.path, fsutil.Reason(replayErr), replayErr)
+	}
 
 	for k, v := range snap.events {
 		ch <- prometheus.MustNewConstMetric(c.eventsDesc, prometheus.CounterValue, v, string(k.kind), k.sub)

@@ -66,10 +66,19 @@ const (
 
 // State file problems, bounded.
 const (
-	StateCorrupt       = "corrupt"
-	StateUnwritable    = "unwritable"
-	StateNoBootID      = "boot_id_unreadable"
-	StateSaveFailed    = "save_failed"
+	StateCorrupt    = "corrupt"
+	StateUnwritable = "unwritable"
+	StateNoBootID   = "boot_id_unreadable"
+	StateSaveFailed = "save_failed"
+	// StateBeyondLog: the state file names this boot, but every record in
+	// the kernel log is older than its sequence number. The kernel's numbers
+	// only grow within a boot, so no reader of this log wrote it (a copied
+	// or edited file, another log source): it says nothing about what was
+	// counted, and the follower counts the whole buffer as for a corrupt file.
+	StateBeyondLog = "seq_beyond_log"
+)
+
+const (
 	minBufferSize      = 8 << 10
 	maxBufferSize      = 1 << 20
 	defaultBufferSize  = 16 << 10
@@ -114,8 +123,14 @@ type Config struct {
 	// Replay, if set, receives records that were handled before a restart
 	// and are skipped now (so a Classifier can rebuild report context).
 	Replay func(Record)
+	// Rewind, if set, is called from the following goroutine when the resume
+	// point proves impossible (StateBeyondLog) and the log is read again from
+	// its beginning: what Replay rebuilt is stale, and the records it was
+	// given are now passed to handle.
+	Rewind func()
 	// OnChange, if set, is called from the following goroutine whenever
-	// Running or Reason changes — once per change, not per retry.
+	// Running, Reason, StateProblem or CaughtUp changes — once per change,
+	// not per retry.
 	OnChange func(Stats)
 }
 
@@ -128,6 +143,9 @@ type Stats struct {
 	Mode           Mode
 	StatePersisted bool   // a state file is read and written
 	StateProblem   string // "", or a bounded State* value
+	// CaughtUp: everything pending at the start has been read (and a resume
+	// point checked against the log); it stays true.
+	CaughtUp bool
 
 	RecordsRead     uint64 // records returned by read(2)
 	RecordsSkipped  uint64 // records at or before the resume point
@@ -142,25 +160,45 @@ type Stats struct {
 
 var errRecordTooLarge = fmt.Errorf("kmsg record larger than %d bytes", maxBufferSize)
 
+// errRewind ends a pass that found the resume point impossible.
+var errRewind = errors.New("kmsg resume point beyond the log; reading it again from the beginning")
+
 // Follower reads the kernel log continuously.
 type Follower struct {
 	cfg Config
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards stats and the fields shared with Save
 	stats Stats
+	// Shared with Save. handled advances only after handle returned, so a
+	// saved position never covers a record that was not counted.
+	persist     bool
+	bootID      string
+	handled     uint64 // the newest record handled, or the resume point
+	haveHandled bool
+
+	saveMu    sync.Mutex // serializes state file writes; guards saved
+	saved     State      // what the state file holds (as written or loaded)
+	haveSaved bool
 
 	// Owned by the Follow goroutine.
-	lastSeq    uint64
-	haveSeq    bool
-	expectZero bool // the boot's first record (seq 0) is expected: count any gap before it
-	start      Position
-	bootID     string
-	persist    bool
-	dirty      bool
-	lastSave   time.Time
-	opened     bool
-	running    bool
-	reason     string
+	lastSeq     uint64
+	haveSeq     bool
+	expectZero  bool   // the boot's first record (seq 0) is expected: count any gap before it
+	unconfirmed bool   // resuming, and no record at or after the resume point read yet
+	pending     uint64 // records skipped in this pass while unconfirmed
+	passSeen    bool   // this pass read a parsable record
+	start       Position
+	lastSave    time.Time
+	opened      bool
+	notified    notice // what OnChange last reported
+}
+
+// notice is what a change must touch for OnChange to be called.
+type notice struct {
+	running  bool
+	reason   string
+	problem  string
+	caughtUp bool
 }
 
 // NewFollower checks cfg and fills in defaults.
@@ -196,7 +234,7 @@ func NewFollower(cfg Config) (*Follower, error) {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
 	}
-	f := &Follower{cfg: cfg, reason: ReasonStarting}
+	f := &Follower{cfg: cfg, notified: notice{reason: ReasonStarting}}
 	f.stats.Reason = ReasonStarting
 	return f, nil
 }
@@ -241,6 +279,7 @@ func (f *Follower) Follow(ctx context.Context, handle func(Record)) error {
 			f.update(func(s *Stats) { s.Reopens++ })
 		}
 		f.opened = true
+		f.pending, f.passSeen = 0, false
 		src, err := f.cfg.Open(f.start)
 		if err == nil {
 			var healthy bool
@@ -252,7 +291,7 @@ func (f *Follower) Follow(ctx context.Context, handle func(Record)) error {
 			if ctx.Err() != nil {
 				break
 			}
-			if err == nil {
+			if err == nil || errors.Is(err, errRewind) {
 				continue
 			}
 		}
@@ -308,12 +347,20 @@ func (f *Follower) plan() {
 			fallback()
 			break
 		}
+		f.mu.Lock()
 		f.persist, f.bootID = true, bootID
+		f.mu.Unlock()
 		st, err := LoadState(f.cfg.StatePath)
 		switch {
 		case err == nil && st.BootID == bootID:
 			mode, f.start = ModeResume, FromBeginning
-			f.lastSeq, f.haveSeq = st.Seq, true
+			f.lastSeq, f.haveSeq, f.unconfirmed = st.Seq, true, true
+			f.mu.Lock()
+			f.handled, f.haveHandled = st.Seq, true
+			f.mu.Unlock()
+			f.saveMu.Lock()
+			f.saved, f.haveSaved = st, true
+			f.saveMu.Unlock()
 		case err == nil, fsutil.IsNotExist(err):
 			mode, f.start, f.expectZero = ModeBeginning, FromBeginning, true
 		default:
@@ -345,6 +392,12 @@ func (f *Follower) readLoop(ctx context.Context, src Source, handle func(Record)
 			continue
 		case err == nil || err == io.EOF || errors.Is(err, syscall.EAGAIN):
 			// n == 0 / EOF only come from replayed or regular-file sources.
+			// Everything pending has been read: a resume point not reached
+			// by now is beyond the newest record.
+			if f.unconfirmed && f.passSeen {
+				f.rewind()
+				return true, errRewind
+			}
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case errors.Is(err, syscall.EPIPE):
@@ -368,6 +421,7 @@ func (f *Follower) readLoop(ctx context.Context, src Source, handle func(Record)
 			healthy = true
 			f.setRunning(true, "", nil)
 		}
+		f.set(func(s *Stats) { s.CaughtUp = true })
 		f.save(false)
 		if w, ok := src.(Waiter); ok {
 			if err := w.Wait(f.cfg.PollTimeout); err != nil && !errors.Is(err, syscall.EINTR) {
@@ -386,8 +440,22 @@ func (f *Follower) record(b []byte, handle func(Record)) {
 		f.update(func(s *Stats) { s.RecordsRead++; s.Unparsable++ })
 		return
 	}
+	f.passSeen = true
+	if f.unconfirmed && r.Seq >= f.lastSeq {
+		// The resume point is in this log (or was overwritten in it): the
+		// records skipped so far were counted before.
+		f.unconfirmed = false
+		pending := f.pending
+		f.pending = 0
+		f.update(func(s *Stats) { s.RecordsSkipped += pending })
+	}
 	if f.haveSeq && r.Seq <= f.lastSeq {
-		f.update(func(s *Stats) { s.RecordsRead++; s.RecordsSkipped++ })
+		if f.unconfirmed {
+			f.pending++
+			f.update(func(s *Stats) { s.RecordsRead++ })
+		} else {
+			f.update(func(s *Stats) { s.RecordsRead++; s.RecordsSkipped++ })
+		}
 		if f.cfg.Replay != nil {
 			f.cfg.Replay(r)
 		}
@@ -400,27 +468,71 @@ func (f *Follower) record(b []byte, handle func(Record)) {
 	case !f.haveSeq && f.expectZero:
 		lost = r.Seq // the boot's records before the oldest one left
 	}
-	f.lastSeq, f.haveSeq, f.dirty = r.Seq, true, true
+	f.lastSeq, f.haveSeq = r.Seq, true
 	f.update(func(s *Stats) {
 		s.RecordsRead++
 		s.RecordsLost += lost
 		s.LastSeq = r.Seq
 	})
 	handle(r)
+	f.mu.Lock()
+	f.handled, f.haveHandled = r.Seq, true
+	f.mu.Unlock()
+}
+
+// rewind drops a resume point that no record of this log reaches: the
+// state file cannot be from this log, so the whole buffer is counted, as
+// for a corrupt file. Counting it from the end instead would silently drop
+// every event in it; this may count again what a previous run counted, and
+// says so (StateBeyondLog, ModeBeginning).
+func (f *Follower) rewind() {
+	f.unconfirmed, f.haveSeq, f.lastSeq, f.expectZero = false, false, 0, true
+	f.start, f.pending = FromBeginning, 0
+	f.mu.Lock()
+	f.handled, f.haveHandled = 0, false
+	f.stats.Mode, f.stats.StateProblem, f.stats.LastSeq = ModeBeginning, StateBeyondLog, 0
+	f.mu.Unlock()
+	if f.cfg.Rewind != nil {
+		f.cfg.Rewind()
+	}
+	f.notify()
 }
 
 // save writes the state when it changed and SaveInterval has passed, or
 // at once when force is set.
 func (f *Follower) save(force bool) {
-	if !f.persist || !f.dirty {
-		return
-	}
 	now := f.cfg.Now()
 	if !force && now.Sub(f.lastSave) < f.cfg.SaveInterval {
 		return
 	}
-	f.lastSave = now
-	err := SaveState(f.cfg.StatePath, State{BootID: f.bootID, Seq: f.lastSeq})
+	if attempted, _ := f.persistHandled(); attempted {
+		f.lastSave = now
+		f.notify()
+	}
+}
+
+// Save writes the position of the newest record whose handle call has
+// returned (never one still being handled) to the state file, if it
+// changed since the last write. It is safe to call from any goroutine while
+// Follow runs, e.g. at shutdown when the following goroutine is blocked in
+// a read; writes are serialized and atomic. Without a usable state file it
+// does nothing.
+func (f *Follower) Save() error {
+	_, err := f.persistHandled()
+	return err
+}
+
+func (f *Follower) persistHandled() (attempted bool, err error) {
+	f.saveMu.Lock()
+	defer f.saveMu.Unlock()
+	f.mu.Lock()
+	persist, have := f.persist, f.haveHandled
+	st := State{BootID: f.bootID, Seq: f.handled}
+	f.mu.Unlock()
+	if !persist || !have || (f.haveSaved && f.saved == st) {
+		return false, nil
+	}
+	err = SaveState(f.cfg.StatePath, st)
 	f.update(func(s *Stats) {
 		if err != nil {
 			s.StateSaveErrors++
@@ -428,27 +540,43 @@ func (f *Follower) save(force bool) {
 			return
 		}
 		s.StateSaves++
-		if s.StateProblem == StateSaveFailed || s.StateProblem == StateCorrupt {
+		switch s.StateProblem {
+		case StateSaveFailed, StateCorrupt, StateBeyondLog:
 			s.StateProblem = ""
 		}
 	})
 	if err == nil {
-		f.dirty = false
+		f.saved, f.haveSaved = st, true
 	}
+	return true, err
 }
 
 func (f *Follower) setRunning(running bool, reason string, err error) {
-	changed := running != f.running || reason != f.reason
-	f.running, f.reason = running, reason
-	var snap Stats
-	f.mu.Lock()
-	f.stats.Running, f.stats.Reason = running, reason
-	if err != nil {
-		f.stats.LastError = err.Error()
+	f.set(func(s *Stats) {
+		s.Running, s.Reason = running, reason
+		if err != nil {
+			s.LastError = err.Error()
+		}
+	})
+}
+
+// set updates the stats and reports a change to OnChange; only the
+// following goroutine calls it.
+func (f *Follower) set(fn func(s *Stats)) {
+	f.update(fn)
+	f.notify()
+}
+
+// notify calls OnChange if Running, Reason, StateProblem or CaughtUp
+// changed since it last did; only the following goroutine calls it.
+func (f *Follower) notify() {
+	snap := f.Stats()
+	n := notice{running: snap.Running, reason: snap.Reason, problem: snap.StateProblem, caughtUp: snap.CaughtUp}
+	if n == f.notified {
+		return
 	}
-	snap = f.stats
-	f.mu.Unlock()
-	if changed && f.cfg.OnChange != nil {
+	f.notified = n
+	if f.cfg.OnChange != nil {
 		f.cfg.OnChange(snap)
 	}
 }

@@ -374,12 +374,13 @@ func TestFollowPermissionDenied(t *testing.T) {
 	if len(during) != 3 || len(h.seqs) != 1 {
 		t.Fatalf("retries %d, handled %v", len(during), h.seqs)
 	}
-	// One notification per change, not per retry: denied, running, stopped.
+	// One notification per change, not per retry: denied, running, caught
+	// up, stopped.
 	var got []string
 	for _, c := range changes {
-		got = append(got, fmt.Sprintf("%v/%s", c.Running, c.Reason))
+		got = append(got, fmt.Sprintf("%v/%s/%v", c.Running, c.Reason, c.CaughtUp))
 	}
-	if want := []string{"false/permission", "true/", "false/stopped"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"false/permission/false", "true//false", "true//true", "false/stopped/true"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("changes %v, want %v", got, want)
 	}
 }

@@ -35,15 +35,24 @@ func LoadState(path string) (State, error) {
 		}
 		return State{}, err
 	}
-	var s State
+	// Both fields are required: SaveState always writes them, and a file
+	// without a sequence number would otherwise resume from record 0.
+	var raw struct {
+		BootID *string `json:"boot_id"`
+		Seq    *uint64 `json:"seq"`
+	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	if err := dec.Decode(&raw); err != nil {
 		return State{}, fmt.Errorf("%w: %s: %v", ErrCorruptState, path, err)
 	}
 	if dec.More() {
 		return State{}, fmt.Errorf("%w: %s: trailing data", ErrCorruptState, path)
 	}
+	if raw.BootID == nil || raw.Seq == nil {
+		return State{}, fmt.Errorf("%w: %s: boot_id or seq missing", ErrCorruptState, path)
+	}
+	s := State{BootID: *raw.BootID, Seq: *raw.Seq}
 	if !ident.IsUUID(s.BootID) {
 		return State{}, fmt.Errorf("%w: %s: bad boot id %s", ErrCorruptState, path, fsutil.Excerpt(s.BootID))
 	}

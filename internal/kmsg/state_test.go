@@ -50,6 +50,8 @@ func TestLoadStateCorrupt(t *testing.T) {
 		"bad boot id":    `{"boot_id":"xyz","seq":1}`,
 		"upper-case id":  `{"boot_id":"` + strings.ToUpper(boot1) + `","seq":1}`,
 		"no boot id":     `{"seq":1}`,
+		"no seq":         `{"boot_id":"` + boot1 + `"}`,
+		"null seq":       `{"boot_id":"` + boot1 + `","seq":null}`,
 		"unknown field":  `{"boot_id":"` + boot1 + `","seq":1,"x":2}`,
 		"trailing data":  `{"boot_id":"` + boot1 + `","seq":1}{}`,
 		"too large":      strings.Repeat(" ", maxStateSize+1),
