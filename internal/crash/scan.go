@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
 // DirReader is how ScanDir touches the file system. The calls take a
@@ -302,7 +304,10 @@ var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &
 // lends fn the names in place, so a name costs no allocation unless fn
 // keeps it.
 func osReadNames(path string, fn func(names []string) bool) error {
-	f, err := os.Open(path)
+	// Opened as a directory, non-blocking: a FIFO planted in its place is
+	// refused instead of blocking the scan.
+	var anywhere *fsutil.Tree
+	f, err := anywhere.OpenDir(path)
 	if err != nil {
 		return err
 	}

@@ -364,3 +364,22 @@ func TestKindString(t *testing.T) {
 		t.Error("Kind.String")
 	}
 }
+
+// A FIFO where a crash directory should be is refused at once: opening it
+// for listing must not wait for a writer.
+func TestOSReadNamesRefusesFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "crash")
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- osReadNames(p, func([]string) bool { return true }) }()
+	select {
+	case err := <-done:
+		if fsutil.Reason(err) != "not_regular" {
+			t.Errorf("FIFO listed: %v (reason %q), want not_regular", err, fsutil.Reason(err))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("listing a FIFO blocked")
+	}
+}
