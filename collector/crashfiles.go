@@ -777,6 +777,9 @@ func (c *crashfilesCollector) classifyDump(ctx context.Context, d *dumpCandidate
 	}
 	reason := crash.Reason{Class: crash.ClassUnknown}
 	b, err := c.readTail(e.Path, c.opts.readBytes)
+	if err == nil {
+		b, err = crash.TextTail(e.Path, b)
+	}
 	switch {
 	case err != nil:
 		if !fsutil.IsNotExist(err) {
@@ -1032,6 +1035,9 @@ func (c *crashfilesCollector) classifyParts(ctx context.Context, parts []crash.E
 			return crash.Reason{Class: crash.ClassUnknown}
 		}
 		b, err := c.readTail(p.Path, c.opts.readBytes)
+		if err == nil {
+			b, err = crash.TextTail(p.Path, b)
+		}
 		if err != nil {
 			if !fsutil.IsNotExist(err) {
 				r.report(p.Path, err)

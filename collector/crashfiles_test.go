@@ -790,3 +790,32 @@ func BenchmarkCrashfilesThousandDumps(b *testing.B) {
 		close(ch)
 	}
 }
+
+// A log that is nothing but a hole (a sparse file under a log's name) is
+// garbage: reported, never classified into an invented reason. Text after
+// zeroed blocks (a file system that crashed while writing) is still read.
+func TestCrashfilesNULLogIsGarbage(t *testing.T) {
+	cfg := cfDumpTree(t, map[string]string{
+		"127.0.0.1-2025-01-01-00:00:00/vmcore":           "x",
+		"127.0.0.1-2025-01-01-00:00:00/vmcore-dmesg.txt": strings.Repeat("\x00", 8192),
+		"127.0.0.1-2025-02-02-00:00:00/vmcore":           "x",
+		"127.0.0.1-2025-02-02-00:00:00/vmcore-dmesg.txt": "[ 0.5] early\x00\x00\x00\x00" + cfThinBug,
+	})
+	c := build(t, "crashfiles", cfg)
+	out := cfSeries(t, c)
+	if !strings.Contains(out, `crashguard_crash_last_info{class="thin_metadata_bug"`) {
+		t.Errorf("text after zeroed blocks not classified:\n%s", out)
+	}
+	if errs := fileErrors(t, c); errs["garbage"] != 0 {
+		t.Errorf("text after a hole reported as garbage: %v", errs)
+	}
+	os.RemoveAll(filepath.Join(cfg.RootPath, "var/crash/127.0.0.1-2025-02-02-00:00:00"))
+	c = build(t, "crashfiles", cfg)
+	out = cfSeries(t, c)
+	if strings.Contains(out, `class="thin_metadata_bug"`) {
+		t.Errorf("stale reason:\n%s", out)
+	}
+	if errs := fileErrors(t, c); errs["garbage"] != 1 {
+		t.Errorf("a log of NUL bytes not reported as garbage: %v", errs)
+	}
+}

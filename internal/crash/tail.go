@@ -1,7 +1,9 @@
 package crash
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 
@@ -40,4 +42,22 @@ func ReadTailIn(t *fsutil.Tree, path string, max int64) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 	}
 	return buf[:got], nil
+}
+
+// TextTail returns the part of a kernel log tail read from path that
+// follows its last NUL byte. A kernel never writes NULs into
+// vmcore-dmesg.txt, dmesg.<stamp>, an apport report or an uncompressed
+// pstore record; a file system that crashed while the log was written
+// leaves zeroed blocks (holes) before the text that did reach the disk.
+// A tail with no text after its last NUL is garbage (a sparse or binary
+// file under a log's name), not a log without a reason.
+func TextTail(path string, b []byte) ([]byte, error) {
+	i := bytes.LastIndexByte(b, 0)
+	if i < 0 {
+		return b, nil
+	}
+	if rest := b[i+1:]; len(bytes.TrimSpace(rest)) > 0 {
+		return rest, nil
+	}
+	return nil, &fs.PathError{Op: "parse", Path: path, Err: fmt.Errorf("%w: only NUL bytes at the end of a kernel log", fsutil.ErrGarbage)}
 }
