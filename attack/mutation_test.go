@@ -72,7 +72,9 @@ var mutations = []mutation{
 		must(t, f.Truncate(2<<30))
 		f.Close()
 	}, false},
-	{"garbage", func(t *testing.T, p string, _ []byte, _ string) { must(t, os.WriteFile(p, []byte(garbageBytes), 0o644)) }, false},
+	{"garbage", func(t *testing.T, p string, _ []byte, _ string) {
+		must(t, os.WriteFile(p, []byte(garbageBytes), 0o644))
+	}, false},
 	{"empty", func(t *testing.T, p string, _ []byte, _ string) { must(t, os.WriteFile(p, nil, 0o644)) }, false},
 	// Root reads mode 000 files anyway; the case still must not crash or
 	// change anything when the exporter runs unprivileged.
