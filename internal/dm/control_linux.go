@@ -22,13 +22,6 @@ const (
 	maxBuf     = 1 << 20
 )
 
-// Client reads the live table and status of dm devices; *Control is the
-// real one, tests substitute their own.
-type Client interface {
-	Table(dev DevNum) ([]Target, error)
-	Status(dev DevNum) ([]Target, error)
-}
-
 // ErrNotControl is returned when the control path is not a character
 // device, so that no ioctl is ever sent to an unrelated file.
 var ErrNotControl = errors.New("not a character device")

@@ -13,7 +13,10 @@ import (
 	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
-var _ Client = (*Control)(nil)
+var (
+	_ Source = (*Control)(nil)
+	_ Source = (*DirSource)(nil)
+)
 
 func TestIoctlError(t *testing.T) {
 	cases := []struct {
