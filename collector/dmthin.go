@@ -3,20 +3,13 @@ package collector
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crashguard/crashguard_exporter/internal/dm"
-	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
 func init() {
@@ -33,13 +26,6 @@ func init() {
 	})
 }
 
-// dmClient is an open source of device-mapper tables and status: the
-// control node, or a fixture directory in tests.
-type dmClient interface {
-	dm.Client
-	Close() error
-}
-
 const (
 	// Device-mapper names are at most 127 bytes (DM_NAME_LEN), so capping
 	// at 128 never truncates a real one and pool labels stay unique.
@@ -49,34 +35,17 @@ const (
 	fstypeCap   = 32
 	// maxDMMounts bounds the mount series (Docker's devicemapper driver
 	// mounted one thin device per container).
-	maxDMMounts    = 1024
-	maxMountsBytes = 8 << 20
+	maxDMMounts = 1024
 )
-
-// Values of crashguard_dm_control_accessible's reason label.
-const (
-	controlOK         = "ok"
-	controlAbsent     = "no_control_node"
-	controlPermission = "permission_denied"
-	controlNotDevice  = "not_a_device"
-	controlError      = "error"
-)
-
-// poolModes are the states of crashguard_dm_thin_pool_mode: the kernel's
-// three live modes, fail mode ("Fail" status), and "error" when the kernel
-// could not read the pool's metadata to report ("Error" status).
-var poolModes = []string{dm.ModeReadWrite, dm.ModeReadOnly, dm.ModeOutOfDataSpace, "fail", "error"}
-
-var mountModes = []string{dm.MountDiscardOff, dm.MountDiscardOn, dm.MountDiscardAsync}
 
 type dmthinCollector struct {
 	cfg    Config
 	logger log.Logger
 	source string // control node or fixture directory, for messages
-	open   func() (dmClient, error)
+	open   func() (dm.Source, error)
 	// calls keeps DM ioctls off the scrape goroutine; a device whose call
 	// outlived its scrape is skipped (reported as a timeout) until it returns.
-	calls *callGroup[dm.DevNum, *dmLive]
+	calls *callGroup[dm.DevNum, dm.Live]
 
 	mu         sync.Mutex
 	lastReason string
@@ -97,7 +66,7 @@ func newDmthinCollector(cfg Config, logger log.Logger, controlPath, fixtureDir s
 		logger: logger,
 		source: controlPath,
 		open:   controlOpener(controlPath),
-		calls:  &callGroup[dm.DevNum, *dmLive]{skipStuck: true},
+		calls:  &callGroup[dm.DevNum, dm.Live]{skipStuck: true},
 
 		info: d("device_info", "Always 1 for each device-mapper device in /sys/block/dm-*: device is its kernel name (dm-N), name its dm/name (at most 127 bytes), kind its role read from LVM's and Docker's naming (thin_pool = the thin-pool target, LVM's -tpool layer; thin_pool_wrapper, thin_pool_data, thin_pool_metadata, thin_volume, docker_thin_pool, other). One series per dm device.",
 			"device", "name", "kind"),
@@ -131,7 +100,8 @@ func newDmthinCollector(cfg Config, logger log.Logger, controlPath, fixtureDir s
 	}
 	if fixtureDir != "" {
 		c.source = fixtureDir
-		c.open = func() (dmClient, error) { return fixtureClient{dir: fixtureDir}, nil }
+		src := dm.NewDirSource(fixtureDir)
+		c.open = func() (dm.Source, error) { return src, nil }
 	}
 	return c
 }
@@ -144,368 +114,152 @@ func (c *dmthinCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// dmLive is what device-mapper says about one device: its status and, for
-// thin and thin-pool targets, its table.
-type dmLive struct {
-	table, status []dm.Target
-}
-
 func (c *dmthinCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
-	devs, err := dm.ScanSysfs(c.cfg.SysPath)
-	if err != nil {
-		check(ctx, c.cfg.Sys("block"), err)
-		return nil
-	}
-	if len(devs) == 0 {
-		// No device mapper in use: nothing to say, and no reason to touch
-		// the control node.
-		return nil
-	}
-	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
-	}
-	byDev := make(map[dm.DevNum]*dm.Device, len(devs))
-	byName := make(map[string]*dm.Device, len(devs))
-	rep := attrProblems{}
-	for i := range devs {
-		d := &devs[i]
-		// An attribute that exists but cannot be used is reported and its
-		// series left out: never a made-up 0 or empty name.
-		rep.report(ctx, d.Problems)
-		if d.Known(dm.AttrDev) {
-			byDev[d.Dev()] = d
-		}
-		if d.Known(dm.AttrName) {
-			byName[d.Name] = d
-		}
-		dev := capLabel(d.Kernel, dmKernelCap)
-		if d.NamesKnown() {
-			gauge(c.info, 1, dev, capLabel(d.Name, dmNameCap), string(d.Kind))
-		}
-		for _, v := range []struct {
-			attr dm.Attrs
-			desc *prometheus.Desc
-			val  float64
-		}{
-			{dm.AttrSuspended, c.suspended, boolFloat(d.Suspended)},
-			{dm.AttrDiscardGranularity, c.granularity, float64(d.DiscardGranularity)},
-			{dm.AttrDiscardMaxBytes, c.maxBytes, float64(d.DiscardMaxBytes)},
-			{dm.AttrDiscardMaxHWBytes, c.maxHW, float64(d.DiscardMaxHWBytes)},
-		} {
-			if d.Known(v.attr) {
-				gauge(v.desc, v.val, dev)
+	snap, err := dm.Inspect(ctx, dm.Options{
+		SysPath:  c.cfg.SysPath,
+		ProcPath: c.cfg.ProcPath,
+		ReadFile: func(path string, max int64) ([]byte, error) {
+			return treeFor(ctx, path).ReadFile(path, max)
+		},
+		Open:       c.open,
+		SourceName: c.source,
+		Call: func(dev dm.DevNum, read func() (dm.Live, error)) (dm.Live, error) {
+			l, err := c.calls.do(ctx, dev, read)
+			if errors.Is(err, errCallStuck) {
+				err = dm.ErrBlocked
 			}
-		}
-		for _, s := range d.Slaves {
-			gauge(c.slave, 1, dev, capLabel(s, dmKernelCap))
-		}
+			return l, err
+		},
+	})
+	// An input that exists but cannot be used is reported and what depends
+	// on it left out: never a made-up 0 or empty name.
+	for _, p := range snap.Problems {
+		reportFileError(ctx, p.Path, p.Reason, p.Err)
 	}
-
-	live, reason, queried, err := c.query(ctx, devs)
 	if err != nil {
 		return err
 	}
-	if queried {
-		gauge(c.accessible, boolFloat(reason == controlOK), reason)
+	for i := range snap.Devices {
+		c.updateDevice(ch, &snap.Devices[i])
 	}
-
-	for i := range devs {
-		d := &devs[i]
-		l := live[d.Dev()]
-		if c.updatePool(ctx, ch, d, l, rep) {
-			continue
+	if snap.Queried {
+		c.noteAccess(snap.Control, snap.ControlErr)
+		dmGauge(ch, c.accessible, boolFloat(snap.Control == dm.ControlOK), snap.Control)
+	}
+	for i := range snap.Pools {
+		c.updatePool(ch, &snap.Pools[i])
+	}
+	for _, v := range snap.Thins {
+		pool := v.PoolDev
+		if v.PoolName != "" {
+			pool = capLabel(v.PoolName, dmNameCap)
 		}
-		c.updateThin(ctx, ch, d, l, byDev)
+		dmGauge(ch, c.mapped, float64(v.MappedBytes), capLabel(v.Kernel, dmKernelCap), pool)
 	}
-	c.updateMounts(ctx, ch, byName)
+	c.updateMounts(ch, snap.Mounts)
 	return nil
 }
 
-// updatePool exports a thin pool's metrics and reports whether d is one
-// (by its DM table when readable, else by its name).
-func (c *dmthinCollector) updatePool(ctx context.Context, ch chan<- prometheus.Metric, d *dm.Device, l *dmLive, rep attrProblems) bool {
-	var target, status *dm.Target
-	if l != nil {
-		target, status = findTarget(l, "thin-pool")
-	}
-	if target == nil && !d.Kind.IsThinPool() {
-		return false
-	}
-	if !d.Known(dm.AttrName) {
-		// The pool label is its name; without it nothing can be said
-		// about the pool (the unusable name is already reported).
-		return true
-	}
-	pool := capLabel(d.Name, dmNameCap)
-	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append([]string{pool}, labels...)...)
-	}
-	var table *dm.PoolTable
-	if target != nil {
-		t, err := dm.ParsePoolTable(target.Params)
-		if err != nil {
-			reportFileError(ctx, c.livePath("table", d), "garbage", err)
-		} else {
-			table = &t
-			gauge(c.discardEnabled, boolFloat(!t.Features.IgnoreDiscard))
-			gauge(c.passdown, boolFloat(t.RequestsDiscardPassdown()), "configured")
-			gauge(c.lwm, float64(satMul(t.LowWaterMark, t.DataBlockBytes())))
-		}
-	}
-	data, ok, problems := dm.PoolDataDevice(c.cfg.SysPath, *d, table)
-	rep.report(ctx, problems)
-	if ok && data.Known(dm.AttrDiscardMaxHWBytes) {
-		gauge(c.dataCapable, boolFloat(data.CanDiscard()))
-	}
-	if status == nil {
-		return true
-	}
-	s, err := dm.ParsePoolStatus(status.Params)
-	if err != nil {
-		reportFileError(ctx, c.livePath("status", d), "garbage", err)
-		return true
-	}
-	mode := s.Mode
-	switch {
-	case s.Fail:
-		mode = "fail"
-	case s.Error:
-		mode = "error"
-	}
-	for _, m := range poolModes {
-		gauge(c.mode, boolFloat(m == mode), m)
-	}
-	if s.Fail || s.Error {
-		if table != nil {
-			gauge(c.noSpace, boolFloat(table.Features.ErrorIfNoSpace))
-		}
-		return true
-	}
-	if s.Discard != dm.DiscardUnknown {
-		gauge(c.passdown, boolFloat(s.Discard == dm.DiscardPassdown), "effective")
-	}
-	switch {
-	case s.Fields > 6:
-		gauge(c.noSpace, boolFloat(s.ErrorIfNoSpace))
-	case table != nil:
-		gauge(c.noSpace, boolFloat(table.Features.ErrorIfNoSpace))
-	}
-	if s.Fields > 7 {
-		gauge(c.needsCheck, boolFloat(s.NeedsCheck))
-	}
-	metaUsed, metaSize := s.MetaBytes()
-	gauge(c.metaUsed, float64(metaUsed))
-	gauge(c.metaSize, float64(metaSize))
-	if s.HasMetaLowWatermark {
-		gauge(c.metaLWM, float64(satMul(s.MetaLowWatermark, dm.MetadataBlockBytes)))
-	}
-	if table != nil {
-		used, size := s.DataBytes(table.BlockSizeSectors)
-		gauge(c.dataUsed, float64(used))
-		gauge(c.dataSize, float64(size))
-	}
-	return true
+func dmGauge(ch chan<- prometheus.Metric, desc *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 }
 
-// attrProblems reports unusable sysfs attributes once per scrape each: a
-// pool's data device is read again after the scan that already saw it.
-type attrProblems map[string]bool
-
-func (a attrProblems) report(ctx context.Context, problems []error) {
-	for _, p := range problems {
-		path := problemPath(p)
-		if !a[path] {
-			a[path] = true
-			reportFileError(ctx, path, fsutil.Reason(p), p)
-		}
+// updateDevice exports a dm device's sysfs attributes that could be read.
+func (c *dmthinCollector) updateDevice(ch chan<- prometheus.Metric, d *dm.Device) {
+	dev := capLabel(d.Kernel, dmKernelCap)
+	if d.NamesKnown() {
+		dmGauge(ch, c.info, 1, dev, capLabel(d.Name, dmNameCap), string(d.Kind))
+	}
+	if d.Known(dm.AttrSuspended) {
+		dmGauge(ch, c.suspended, boolFloat(d.Suspended), dev)
+	}
+	if d.Known(dm.AttrDiscardGranularity) {
+		dmGauge(ch, c.granularity, float64(d.DiscardGranularity), dev)
+	}
+	if d.Known(dm.AttrDiscardMaxBytes) {
+		dmGauge(ch, c.maxBytes, float64(d.DiscardMaxBytes), dev)
+	}
+	if d.Known(dm.AttrDiscardMaxHWBytes) {
+		dmGauge(ch, c.maxHW, float64(d.DiscardMaxHWBytes), dev)
+	}
+	for _, s := range d.Slaves {
+		dmGauge(ch, c.slave, 1, dev, capLabel(s, dmKernelCap))
 	}
 }
 
-// updateThin exports a thin volume's mapped bytes.
-func (c *dmthinCollector) updateThin(ctx context.Context, ch chan<- prometheus.Metric, d *dm.Device, l *dmLive, byDev map[dm.DevNum]*dm.Device) {
-	if l == nil {
-		return
+// updatePool exports what is known of a thin pool.
+func (c *dmthinCollector) updatePool(ch chan<- prometheus.Metric, p *dm.Pool) {
+	pool := capLabel(p.Name, dmNameCap)
+	if p.Known(dm.PoolHasTable) {
+		dmGauge(ch, c.discardEnabled, boolFloat(p.DiscardEnabled), pool)
+		dmGauge(ch, c.passdown, boolFloat(p.PassdownConfigured), pool, "configured")
+		dmGauge(ch, c.lwm, float64(p.LowWaterMarkBytes), pool)
 	}
-	target, status := findTarget(l, "thin")
-	if target == nil || status == nil {
-		return
+	if p.Known(dm.PoolHasDataDevice) {
+		dmGauge(ch, c.dataCapable, boolFloat(p.DataDiscardCapable), pool)
 	}
-	t, err := dm.ParseThinTable(target.Params)
-	if err != nil {
-		reportFileError(ctx, c.livePath("table", d), "garbage", err)
-		return
-	}
-	s, err := dm.ParseThinStatus(status.Params)
-	if err != nil {
-		reportFileError(ctx, c.livePath("status", d), "garbage", err)
-		return
-	}
-	if s.Fail || s.Error || s.Unavailable {
-		return
-	}
-	pool := t.PoolDev
-	if dn, err := dm.ParseDevNum(t.PoolDev); err == nil {
-		if p, ok := byDev[dn]; ok && p.Known(dm.AttrName) {
-			pool = capLabel(p.Name, dmNameCap)
+	if p.Known(dm.PoolHasMode) {
+		for _, m := range dm.PoolModes {
+			dmGauge(ch, c.mode, boolFloat(m == p.Mode), pool, m)
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(c.mapped, prometheus.GaugeValue, float64(s.MappedBytes()), capLabel(d.Kernel, dmKernelCap), pool)
-}
-
-// findTarget returns the first table target of type typ and the status
-// line at the same position.
-func findTarget(l *dmLive, typ string) (table, status *dm.Target) {
-	for i := range l.table {
-		if l.table[i].Type != typ {
-			continue
-		}
-		if i < len(l.status) && l.status[i].Type == typ {
-			return &l.table[i], &l.status[i]
-		}
-		return &l.table[i], nil
+	if p.Known(dm.PoolHasPassdownEffective) {
+		dmGauge(ch, c.passdown, boolFloat(p.PassdownEffective), pool, "effective")
 	}
-	return nil, nil
+	if p.Known(dm.PoolHasErrorIfNoSpace) {
+		dmGauge(ch, c.noSpace, boolFloat(p.ErrorIfNoSpace), pool)
+	}
+	if p.Known(dm.PoolHasNeedsCheck) {
+		dmGauge(ch, c.needsCheck, boolFloat(p.NeedsCheck), pool)
+	}
+	if p.Known(dm.PoolHasMetadataUsage) {
+		dmGauge(ch, c.metaUsed, float64(p.MetadataUsedBytes), pool)
+		dmGauge(ch, c.metaSize, float64(p.MetadataSizeBytes), pool)
+	}
+	if p.Known(dm.PoolHasMetadataLowWaterMark) {
+		dmGauge(ch, c.metaLWM, float64(p.MetadataLowWaterMarkBytes), pool)
+	}
+	if p.Known(dm.PoolHasDataUsage) {
+		dmGauge(ch, c.dataUsed, float64(p.DataUsedBytes), pool)
+		dmGauge(ch, c.dataSize, float64(p.DataSizeBytes), pool)
+	}
 }
 
-func (c *dmthinCollector) livePath(op string, d *dm.Device) string {
-	return fmt.Sprintf("%s (%s of %s)", c.source, op, d.Dev())
-}
-
-func (c *dmthinCollector) updateMounts(ctx context.Context, ch chan<- prometheus.Metric, byName map[string]*dm.Device) {
-	content, path, ok := c.readMounts(ctx)
-	if !ok {
+// updateMounts exports the discard mode of each dm mount, one state set per
+// distinct (device, mountpoint, fstype) labels, at most maxDMMounts.
+func (c *dmthinCollector) updateMounts(ch chan<- prometheus.Metric, mounts []dm.Mount) {
+	if len(mounts) == 0 {
 		return
-	}
-	mounts, malformed := dm.MountDiscard(content)
-	if malformed > 0 {
-		// The well-formed lines are still used.
-		reportFileError(ctx, path, "garbage", fmt.Errorf("%w: %d lines are not mounts lines", fsutil.ErrGarbage, malformed))
 	}
 	type key struct{ device, mountpoint, fstype string }
-	seen := map[key]int{}
-	var order []key
-	var modes []string
-	for _, m := range mounts {
-		k := key{device: c.mountDevice(m.Device, byName), mountpoint: capLabel(m.MountPoint, mountCap), fstype: capLabel(m.FSType, fstypeCap)}
+	type series struct {
+		key
+		mode string
+	}
+	seen := make(map[key]int, min(len(mounts), maxDMMounts))
+	var out []series
+	for i := range mounts {
+		m := &mounts[i]
+		k := key{device: capLabel(m.Device, mountCap), mountpoint: capLabel(m.MountPoint, mountCap), fstype: capLabel(m.FSType, fstypeCap)}
+		if m.Kernel != "" {
+			k.device = capLabel(m.Kernel, dmKernelCap)
+		}
 		// A later line is a mount stacked on top: it is the one in effect.
-		if i, ok := seen[k]; ok {
-			modes[i] = m.Discard
+		if j, ok := seen[k]; ok {
+			out[j].mode = m.Discard
 			continue
 		}
-		if len(order) >= maxDMMounts {
+		if len(out) >= maxDMMounts {
 			continue
 		}
-		seen[k] = len(order)
-		order = append(order, k)
-		modes = append(modes, m.Discard)
+		seen[k] = len(out)
+		out = append(out, series{k, m.Discard})
 	}
-	for i, k := range order {
-		for _, mode := range mountModes {
-			ch <- prometheus.MustNewConstMetric(c.mountDiscard, prometheus.GaugeValue, boolFloat(modes[i] == mode), k.device, k.mountpoint, k.fstype, mode)
+	for _, s := range out {
+		for _, mode := range dm.MountDiscardModes {
+			dmGauge(ch, c.mountDiscard, boolFloat(s.mode == mode), s.device, s.mountpoint, s.fstype, mode)
 		}
 	}
-}
-
-// mountDevice names a mount source by its dm-N kernel name.
-func (c *dmthinCollector) mountDevice(source string, byName map[string]*dm.Device) string {
-	if name, ok := strings.CutPrefix(source, "/dev/mapper/"); ok {
-		if d, ok := byName[name]; ok {
-			return capLabel(d.Kernel, dmKernelCap)
-		}
-	}
-	if kernel, ok := strings.CutPrefix(source, "/dev/"); ok && strings.HasPrefix(kernel, "dm-") {
-		return capLabel(kernel, dmKernelCap)
-	}
-	return capLabel(source, mountCap)
-}
-
-// readMounts prefers PID 1's mount table: with the host's procfs (or the
-// host PID namespace) that is the host's mount namespace, while
-// <procfs>/self is the exporter's own, which in a container is not.
-func (c *dmthinCollector) readMounts(ctx context.Context) (content, path string, ok bool) {
-	p := c.cfg.Proc("1", "mounts")
-	b, err := treeFor(ctx, p).ReadFile(p, maxMountsBytes)
-	if err == nil {
-		return string(b), p, true
-	}
-	if !fsutil.IsNotExist(err) && !errors.Is(err, fs.ErrPermission) {
-		check(ctx, p, err)
-		return "", p, false
-	}
-	// hidepid= or a procfs without PID 1 (a fixture, a private namespace).
-	p = c.cfg.Proc("self", "mounts")
-	b, ok = readBytes(ctx, p, maxMountsBytes)
-	return string(b), p, ok
-}
-
-// query reads the status (and for thin targets the table) of every
-// device known not to be suspended, through one client opened for this
-// scrape: a device whose dm/suspended or dev attribute is absent or
-// unusable is left alone, since an ioctl on a suspended device may block. queried is false when there was nothing to ask. Only the
-// scrape's deadline is returned as an error: a control node that cannot
-// be used is reported through reason, a device that cannot be read
-// through the file-error metric.
-func (c *dmthinCollector) query(ctx context.Context, devs []dm.Device) (live map[dm.DevNum]*dmLive, reason string, queried bool, err error) {
-	var want []*dm.Device
-	for i := range devs {
-		if devs[i].Known(dm.AttrDev|dm.AttrSuspended) && !devs[i].Suspended {
-			want = append(want, &devs[i])
-		}
-	}
-	if len(want) == 0 {
-		return nil, "", false, nil
-	}
-	client, err := c.open()
-	if err != nil {
-		reason := controlReason(err)
-		c.noteAccess(reason, err)
-		return nil, reason, true, nil
-	}
-	defer client.Close()
-	live = make(map[dm.DevNum]*dmLive, len(want))
-	for _, d := range want {
-		if err := ctx.Err(); err != nil {
-			return nil, "", true, err
-		}
-		l, err := c.calls.do(ctx, d.Dev(), func() (*dmLive, error) { return readLive(client, d.Dev()) })
-		switch {
-		case err == nil:
-			live[d.Dev()] = l
-		case errors.Is(err, errCallStuck):
-			reportFileError(ctx, c.livePath("table/status", d), "timeout", err)
-		case ctx.Err() != nil:
-			return nil, "", true, err
-		case errors.Is(err, fs.ErrPermission):
-			c.noteAccess(controlPermission, err)
-			return nil, controlPermission, true, nil
-		case fsutil.IsNotExist(err):
-			// Removed since the sysfs scan.
-		default:
-			reportFileError(ctx, c.livePath("table/status", d), dmErrReason(err), err)
-		}
-	}
-	c.noteAccess(controlOK, nil)
-	return live, controlOK, true, nil
-}
-
-func controlReason(err error) string {
-	switch {
-	case errors.Is(err, dm.ErrNotControl):
-		return controlNotDevice
-	case fsutil.IsNotExist(err):
-		return controlAbsent
-	case errors.Is(err, fs.ErrPermission):
-		return controlPermission
-	default:
-		return controlError
-	}
-}
-
-func dmErrReason(err error) string {
-	if errors.Is(err, dm.ErrMalformed) || errors.Is(err, dm.ErrBufferFull) || errors.Is(err, dm.ErrSyntax) {
-		return "garbage"
-	}
-	return fsutil.Reason(err)
 }
 
 // noteAccess logs when the control node becomes usable or unusable, once
@@ -518,7 +272,7 @@ func (c *dmthinCollector) noteAccess(reason string, err error) {
 	c.mu.Unlock()
 	switch {
 	case !changed:
-	case reason != controlOK:
+	case reason != dm.ControlOK:
 		level.Info(c.logger).Log("msg", "cannot read device-mapper tables and status; thin-pool discard, mode and usage metrics are missing (sysfs metrics are kept). They need the control node and CAP_SYS_ADMIN",
 			"control", c.source, "reason", reason, "err", err)
 	case !first:
@@ -526,77 +280,13 @@ func (c *dmthinCollector) noteAccess(reason string, err error) {
 	}
 }
 
-// controlOpener opens the real control node, checking first that it is a
-// character device so that a misconfigured path never blocks in open.
-func controlOpener(path string) func() (dmClient, error) {
-	return func() (dmClient, error) {
-		fi, err := os.Stat(path)
+// controlOpener opens the real control node for one scrape.
+func controlOpener(path string) func() (dm.Source, error) {
+	return func() (dm.Source, error) {
+		c, err := dm.OpenControl(path)
 		if err != nil {
 			return nil, err
 		}
-		if fi.Mode()&fs.ModeCharDevice == 0 {
-			return nil, &fs.PathError{Op: "open", Path: path, Err: dm.ErrNotControl}
-		}
-		return dm.OpenControl(path)
+		return c, nil
 	}
-}
-
-// readLive asks for the status first: it names every target's type and
-// carries no secrets, whereas a dm-crypt table holds the volume key. The
-// table is read only for thin and thin-pool targets.
-func readLive(client dm.Client, dev dm.DevNum) (*dmLive, error) {
-	status, err := client.Status(dev)
-	if err != nil {
-		return nil, err
-	}
-	l := &dmLive{status: status}
-	for _, t := range status {
-		if t.Type == "thin-pool" || t.Type == "thin" {
-			if l.table, err = client.Table(dev); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
-	return l, nil
-}
-
-// fixtureClient reads tables and status as dmsetup prints them from
-// <dir>/<major:minor>.table and .status. A missing file is a device
-// device-mapper does not know.
-type fixtureClient struct{ dir string }
-
-func (f fixtureClient) Table(dev dm.DevNum) ([]dm.Target, error)  { return f.read("table", dev) }
-func (f fixtureClient) Status(dev dm.DevNum) ([]dm.Target, error) { return f.read("status", dev) }
-func (f fixtureClient) Close() error                              { return nil }
-
-func (f fixtureClient) read(op string, dev dm.DevNum) ([]dm.Target, error) {
-	p := filepath.Join(f.dir, dev.String()+"."+op)
-	b, err := fsutil.NewTree(f.dir).ReadFile(p, 1<<20)
-	if err != nil {
-		if fsutil.IsNotExist(err) {
-			return nil, &dm.IoctlError{Op: op, Dev: dev, Errno: syscall.ENXIO}
-		}
-		return nil, err
-	}
-	var out []dm.Target
-	for line := range strings.Lines(string(b)) {
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		t, err := dm.ParseTargetLine(line)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w: %v", p, dm.ErrMalformed, err)
-		}
-		out = append(out, t)
-	}
-	return out, nil
-}
-
-// satMul multiplies, saturating on garbage.
-func satMul(a, b uint64) uint64 {
-	if a != 0 && b > ^uint64(0)/a {
-		return ^uint64(0)
-	}
-	return a * b
 }

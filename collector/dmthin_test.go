@@ -40,7 +40,7 @@ func newFakeDM() *fakeDM {
 	return &fakeDM{table: map[dm.DevNum]string{}, status: map[dm.DevNum]string{}, block: map[dm.DevNum]chan struct{}{}, calls: map[dm.DevNum]int{}}
 }
 
-func (f *fakeDM) open() (dmClient, error) {
+func (f *fakeDM) open() (dm.Source, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.opens++
@@ -562,47 +562,6 @@ func TestDmthinBlockingClientHonoursDeadline(t *testing.T) {
 	}
 }
 
-func TestDmthinGarbage(t *testing.T) {
-	f := newFakeDM()
-	f.linear(t, "253:0", "253:1", "253:3")
-	f.set(t, "253:2", "pool-normal.table", "0 209715200 thin-pool 5 1234/16384 lots/1638400 - rw")
-	f.set(t, "253:4", "0 104857600 thin 253:2", "thin.status")                         // table lacks the device id
-	f.set(t, "253:5", "0 104857600 thin 253:2 2", "0 104857600 thin \x00\xff garbage") // binary status
-	c := dmthinOn(t, "lvm-passdown", "", f)
-	comparePlain(t, c, `
-crashguard_dm_control_accessible{reason="ok"} 1
-crashguard_dm_thin_pool_discard_enabled{pool="vg0-pool0-tpool"} 1
-crashguard_scrape_collector_success{collector="c"} 1
-`, "crashguard_dm_control_accessible", "crashguard_dm_thin_pool_discard_enabled", "crashguard_scrape_collector_success")
-	if errs := fileErrors(t, c); errs["garbage"] != 3 {
-		t.Errorf("want the pool status and two thin volumes reported as garbage: %v", errs)
-	}
-	out := gather(t, c)
-	if strings.Contains(out, "thin_pool_mode") || strings.Contains(out, "mapped_bytes") {
-		t.Errorf("values from garbage:\n%s", out)
-	}
-}
-
-func TestDmthinFixtureDirHostile(t *testing.T) {
-	cfg := copyProfile(t, "thinpool")
-	dir := filepath.Join(filepath.Dir(cfg.ProcPath), "dm")
-	mkfifo(t, filepath.Join(dir, "253:2.status"))
-	os.WriteFile(filepath.Join(dir, "253:8.table"), []byte("not a table line\n"), 0o644)
-	os.Remove(filepath.Join(dir, "253:13.status"))
-	os.Symlink("253:18.status", filepath.Join(dir, "loop"))
-	os.Remove(filepath.Join(dir, "253:18.status"))
-	os.Symlink("loop", filepath.Join(dir, "253:18.status"))
-	c := build(t, "dmthin", cfg, "--collector.dmthin.fixture-dir="+dir)
-	errs := fileErrors(t, c)
-	if errs["not_regular"] != 1 || errs["garbage"] != 1 || errs["symlink"] != 1 {
-		t.Errorf("FIFO, garbage and symlink loop must each be reported: %v", errs)
-	}
-	out := gather(t, c)
-	if !strings.Contains(out, "crashguard_dm_thin_pool_mode mode=fail pool=vg1-broken-tpool") {
-		t.Errorf("other pools lost:\n%s", out)
-	}
-}
-
 func TestDmthinSuspendedDeviceNotQueried(t *testing.T) {
 	cfg := copyProfile(t, "thinpool")
 	os.WriteFile(filepath.Join(cfg.SysPath, "block/dm-13/dm/suspended"), []byte("1\n"), 0o644)
@@ -678,7 +637,7 @@ func TestDmthinMountsHostile(t *testing.T) {
 	}
 	os.Remove(filepath.Join(self, "mounts"))
 	fh, _ := os.Create(filepath.Join(self, "mounts"))
-	fh.Truncate(maxMountsBytes + 1) // sparse
+	fh.Truncate(dm.MaxMountsBytes + 1) // sparse
 	fh.Close()
 	if errs := fileErrors(t, c); errs["too_large"] != 1 {
 		t.Errorf("huge mounts: %v", errs)

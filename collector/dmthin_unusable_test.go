@@ -12,7 +12,7 @@ import (
 // countingClient counts the table and status calls per device of a
 // fixture client.
 type countingClient struct {
-	fixtureClient
+	*dm.DirSource
 	mu    *sync.Mutex
 	calls map[dm.DevNum]int
 }
@@ -21,14 +21,14 @@ func (c countingClient) Table(dev dm.DevNum) ([]dm.Target, error) {
 	c.mu.Lock()
 	c.calls[dev]++
 	c.mu.Unlock()
-	return c.fixtureClient.Table(dev)
+	return c.DirSource.Table(dev)
 }
 
 func (c countingClient) Status(dev dm.DevNum) ([]dm.Target, error) {
 	c.mu.Lock()
 	c.calls[dev]++
 	c.mu.Unlock()
-	return c.fixtureClient.Status(dev)
+	return c.DirSource.Status(dev)
 }
 
 // dmthinThinpool builds the dmthin collector on a copy of the thinpool
@@ -42,8 +42,8 @@ func dmthinThinpool(t *testing.T, mutate func(sys string)) (*dmthinCollector, ma
 	calls := map[dm.DevNum]int{}
 	mu := &sync.Mutex{}
 	dir := filepath.Join(filepath.Dir(cfg.ProcPath), "dm")
-	c.open = func() (dmClient, error) {
-		return countingClient{fixtureClient{dir: dir}, mu, calls}, nil
+	c.open = func() (dm.Source, error) {
+		return countingClient{dm.NewDirSource(dir), mu, calls}, nil
 	}
 	return c, calls
 }

@@ -22,13 +22,6 @@ const (
 	maxBuf     = 1 << 20
 )
 
-// Client reads the live table and status of dm devices; *Control is the
-// real one, tests substitute their own.
-type Client interface {
-	Table(dev DevNum) ([]Target, error)
-	Status(dev DevNum) ([]Target, error)
-}
-
 // ErrNotControl is returned when the control path is not a character
 // device, so that no ioctl is ever sent to an unrelated file.
 var ErrNotControl = errors.New("not a character device")
@@ -67,8 +60,16 @@ type Control struct {
 // CAP_SYS_ADMIN, at ioctl time); it is opened read-write like
 // libdevmapper does, falling back to read-only where policy allows only
 // that. A missing node (no dm support, or not visible in this container)
-// matches fs.ErrNotExist.
+// matches fs.ErrNotExist. A path that is not a character device is refused
+// before it is opened, so that a misconfigured path (a FIFO) never blocks.
 func OpenControl(path string) (*Control, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode()&fs.ModeCharDevice == 0 {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotControl}
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_CLOEXEC, 0)
 	if errors.Is(err, fs.ErrPermission) {
 		f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_CLOEXEC, 0)
@@ -76,8 +77,8 @@ func OpenControl(path string) (*Control, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
+	// Checked again on what was opened: the path may have been replaced.
+	if fi, err = f.Stat(); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -8,11 +8,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 )
 
-var _ Client = (*Control)(nil)
+var (
+	_ Source = (*Control)(nil)
+	_ Source = (*DirSource)(nil)
+)
 
 func TestIoctlError(t *testing.T) {
 	cases := []struct {
@@ -49,6 +53,21 @@ func TestOpenControlRefusesNonDevices(t *testing.T) {
 	}
 	if c, err := OpenControl(filepath.Join(t.TempDir(), "absent")); !fsutil.IsNotExist(err) {
 		t.Errorf("absent node: %v, %v; want not-exist", c, err)
+	}
+	// A FIFO is refused before any open, which could block.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := mkfifo(fifo); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := OpenControl(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotControl) {
+			t.Errorf("FIFO: %v; want ErrNotControl", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("OpenControl blocked on a FIFO")
 	}
 }
 

@@ -17,6 +17,9 @@ type Mount struct {
 	MountPoint string
 	FSType     string
 	Discard    string // MountDiscardOff, MountDiscardOn or MountDiscardAsync
+	// Kernel is the device's dm-N name when known (set by Inspect): from
+	// sysfs for /dev/mapper/<name>, from the path for /dev/dm-N.
+	Kernel string
 }
 
 const maxMountLines = 1 << 16

@@ -26,13 +26,13 @@ tmpfs /run tmpfs rw,nosuid,nodev,size=1632000k,mode=755 0 0
 
 func TestMountDiscard(t *testing.T) {
 	want := []Mount{
-		{"/dev/mapper/centos-root", "/", "xfs", "off"},
-		{"/dev/mapper/vg0-thin1", "/srv/data", "ext4", "on"},
-		{"/dev/mapper/vg0-thin2", "/srv/with space", "ext4", "off"},
-		{"/dev/mapper/vg--data-thin--a", "/var/lib/store", "btrfs", "async"},
-		{"/dev/mapper/vg0-thin3", "/mnt/sync", "btrfs", "on"},
-		{"/dev/dm-7", "/mnt/raw", "ext4", "off"},
-		{"/dev/dm-2", "/var/lib/docker/devicemapper/mnt/e36563d8b6da25a4", "xfs", "on"},
+		{"/dev/mapper/centos-root", "/", "xfs", "off", ""},
+		{"/dev/mapper/vg0-thin1", "/srv/data", "ext4", "on", ""},
+		{"/dev/mapper/vg0-thin2", "/srv/with space", "ext4", "off", ""},
+		{"/dev/mapper/vg--data-thin--a", "/var/lib/store", "btrfs", "async", ""},
+		{"/dev/mapper/vg0-thin3", "/mnt/sync", "btrfs", "on", ""},
+		{"/dev/dm-7", "/mnt/raw", "ext4", "off", ""},
+		{"/dev/dm-2", "/var/lib/docker/devicemapper/mnt/e36563d8b6da25a4", "xfs", "on", ""},
 	}
 	got, malformed := MountDiscard(mountsFixture)
 	if !reflect.DeepEqual(got, want) {

@@ -119,7 +119,10 @@ const (
 func ScanSysfs(sysPath string) ([]Device, error) {
 	// Everything read must lie inside sysPath: the dm-N links lead to
 	// ../devices/virtual/block/dm-N, never out of sysfs.
-	t := fsutil.NewTree(sysPath)
+	return scanSysfs(fsutil.NewTree(sysPath), sysPath)
+}
+
+func scanSysfs(t *fsutil.Tree, sysPath string) ([]Device, error) {
 	blockDir := filepath.Join(sysPath, "block")
 	names, err := readDirNames(t, blockDir, maxDevices)
 	if err != nil {
@@ -452,6 +455,10 @@ func (b BlockDev) CanDiscard() bool { return b.DiscardMaxHWBytes > 0 }
 // the block device called kernel (e.g. "dm-1", "sdb", "sda2", "loop0").
 // A partition has no queue of its own; its disk's limits apply.
 func ReadBlockDev(sysPath, kernel string) (BlockDev, bool) {
+	return readBlockDev(fsutil.NewTree(sysPath), sysPath, kernel)
+}
+
+func readBlockDev(t *fsutil.Tree, sysPath, kernel string) (BlockDev, bool) {
 	if kernel == "" || strings.ContainsAny(kernel, "/\x00*?[\\") || kernel == "." || kernel == ".." {
 		return BlockDev{}, false
 	}
@@ -466,7 +473,6 @@ func ReadBlockDev(sysPath, kernel string) (BlockDev, bool) {
 		dir = matches[0]
 		queueDir = filepath.Join(filepath.Dir(dir), "queue")
 	}
-	t := fsutil.NewTree(sysPath)
 	b := BlockDev{Kernel: kernel}
 	r := attrReader{tree: t}
 	b.Major, b.Minor = r.dev(filepath.Join(dir, "dev"))
@@ -485,6 +491,17 @@ func ReadBlockDev(sysPath, kernel string) (BlockDev, bool) {
 // slave whose number (or, without the table, name) is unusable is never
 // chosen.
 func PoolDataDevice(sysPath string, pool Device, table *PoolTable) (data BlockDev, ok bool, problems []error) {
+	t := fsutil.NewTree(sysPath)
+	return poolDataDevice(pool, table, func(kernel string) (BlockDev, []error, bool) {
+		b, ok := readBlockDev(t, sysPath, kernel)
+		return b, b.Problems, ok
+	})
+}
+
+// poolDataDevice is PoolDataDevice with the slaves looked up through
+// slave, which returns a slave's attributes and the problems found reading
+// them (none for a device whose problems were reported already).
+func poolDataDevice(pool Device, table *PoolTable, slave func(kernel string) (BlockDev, []error, bool)) (data BlockDev, ok bool, problems []error) {
 	var want DevNum
 	haveWant := false
 	if table != nil {
@@ -493,11 +510,11 @@ func PoolDataDevice(sysPath string, pool Device, table *PoolTable) (data BlockDe
 		}
 	}
 	for _, s := range pool.Slaves {
-		b, ok := ReadBlockDev(sysPath, s)
+		b, bp, ok := slave(s)
 		if !ok {
 			continue
 		}
-		problems = append(problems, b.Problems...)
+		problems = append(problems, bp...)
 		if haveWant {
 			if b.Known(AttrDev) && b.Major == want.Major && b.Minor == want.Minor {
 				return b, true, problems
@@ -509,4 +526,16 @@ func PoolDataDevice(sysPath string, pool Device, table *PoolTable) (data BlockDe
 		}
 	}
 	return BlockDev{}, false, problems
+}
+
+// blockDevAttrs are the attributes a BlockDev holds.
+const blockDevAttrs = AttrDev | AttrName | AttrUUID | AttrDiscardMaxHWBytes
+
+// blockDev is what ReadBlockDev would read of d, without its problems.
+func (d *Device) blockDev() BlockDev {
+	return BlockDev{
+		Kernel: d.Kernel, Major: d.Major, Minor: d.Minor, Name: d.Name, UUID: d.UUID,
+		DiscardMaxHWBytes: d.DiscardMaxHWBytes,
+		Has:               d.Has & blockDevAttrs, Bad: d.Bad & blockDevAttrs,
+	}
 }
