@@ -63,11 +63,33 @@ type Control struct {
 // matches fs.ErrNotExist. A path that is not a character device is refused
 // before it is opened, so that a misconfigured path (a FIFO) never blocks.
 func OpenControl(path string) (*Control, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+	return openControl(path, isControlNode)
+}
+
+// The device-mapper control node is the misc device 10:236
+// (MAPPER_CTRL_MINOR). Any other character device is refused unopened: a
+// misconfigured path such as /dev/watchdog would be armed by an open.
+const (
+	miscMajor        = 10
+	mapperCtrlMinor  = 236
+	charDeviceFormat = unix.S_IFCHR
+)
+
+func isControlNode(st *unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == charDeviceFormat &&
+		unix.Major(uint64(st.Rdev)) == miscMajor && unix.Minor(uint64(st.Rdev)) == mapperCtrlMinor
+}
+
+func isCharDevice(st *unix.Stat_t) bool { return st.Mode&unix.S_IFMT == charDeviceFormat }
+
+// openControl opens path when accept approves what stat says it is, and
+// checks the opened file again: the path may have been replaced meanwhile.
+func openControl(path string, accept func(*unix.Stat_t) bool) (*Control, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	if fi.Mode()&fs.ModeCharDevice == 0 {
+	if !accept(&st) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotControl}
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_CLOEXEC, 0)
@@ -77,12 +99,11 @@ func OpenControl(path string) (*Control, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Checked again on what was opened: the path may have been replaced.
-	if fi, err = f.Stat(); err != nil {
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		f.Close()
-		return nil, err
+		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
 	}
-	if fi.Mode()&fs.ModeCharDevice == 0 {
+	if !accept(&st) {
 		f.Close()
 		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotControl}
 	}

@@ -1,6 +1,8 @@
 package dm
 
 import (
+	"golang.org/x/sys/unix"
+
 	"errors"
 	"io/fs"
 	"os"
@@ -69,13 +71,25 @@ func TestOpenControlRefusesNonDevices(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("OpenControl blocked on a FIFO")
 	}
+	// Character devices other than 10:236 are refused unopened: opening
+	// a watchdog would arm it.
+	if c, err := OpenControl("/dev/null"); !errors.Is(err, ErrNotControl) {
+		t.Errorf("/dev/null: %v, %v; want ErrNotControl", c, err)
+	}
+	wd := filepath.Join(t.TempDir(), "watchdog")
+	if err := unix.Mknod(wd, unix.S_IFCHR|0o600, int(unix.Mkdev(10, 130))); err != nil {
+		t.Fatalf("mknod a watchdog-like node (needs root): %v", err)
+	}
+	if c, err := OpenControl(wd); !errors.Is(err, ErrNotControl) {
+		t.Errorf("misc 10:130 (watchdog): %v, %v; want ErrNotControl", c, err)
+	}
 }
 
 // TestControlIoctlReachesKernel sends real DM ioctls to /dev/null: the
 // kernel answers ENOTTY, which shows the request numbers and the buffer
 // reach the syscall and errors come back typed.
 func TestControlIoctlReachesKernel(t *testing.T) {
-	c, err := OpenControl("/dev/null")
+	c, err := openControl("/dev/null", isCharDevice)
 	if err != nil {
 		t.Fatal(err)
 	}
