@@ -132,7 +132,12 @@ func TestKmsgCloseSavesWhenFollowerBlocked(t *testing.T) {
 		path: "/dev/kmsg", statePath: state, stopWait: 200 * time.Millisecond,
 		open: func(kmsg.Position) (kmsg.Source, error) { return src, nil },
 	})
-	t.Cleanup(func() { close(src.release) }) // runs before the Close above
+	// Runs before the Close above and the temporary directory's removal:
+	// the released follower saves as it ends.
+	t.Cleanup(func() {
+		close(src.release)
+		waitFor(t, "the follower to end", func() bool { return c.follower.Stats().Reason == kmsg.ReasonStopped })
+	})
 	select {
 	case <-src.blocked:
 	case <-time.After(30 * time.Second):
