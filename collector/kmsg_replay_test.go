@@ -1,18 +1,17 @@
 package collector
 
 import (
-	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 	"github.com/crashguard/crashguard_exporter/internal/kmsg"
 )
 
@@ -34,7 +33,7 @@ func sparseFile(t *testing.T, path string, size int64) {
 func TestKmsgReplayOverCap(t *testing.T) {
 	cfg, dir := kmsgEnv(t, testBootID)
 	huge := filepath.Join(dir, "huge")
-	sparseFile(t, huge, kmsgReplayMax+1)
+	sparseFile(t, huge, kmsg.ReplayMax+1)
 	logs := &syncBuffer{}
 	c, err := newKmsgCollector(cfg, log.NewLogfmtLogger(logs), kmsgOptions{
 		path: huge, statePath: filepath.Join(dir, "kmsg.state"), retention: time.Hour, maxSeries: 10,
@@ -62,34 +61,6 @@ func TestKmsgReplayOverCap(t *testing.T) {
 	}
 }
 
-// TestKmsgReplayOverCapNotRead: the cap is enforced by the file's size
-// before reading it. Reading 64 MiB first (at start and at every retry)
-// took long enough under load for TestKmsgHostilePaths' first scrape to give
-// up waiting and see the follower still "starting".
-func TestKmsgReplayOverCapNotRead(t *testing.T) {
-	huge := filepath.Join(t.TempDir(), "huge")
-	sparseFile(t, huge, kmsgReplayMax+1)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	_, err := kmsgOpener(huge)(kmsg.FromBeginning)
-	runtime.ReadMemStats(&after)
-	if !errors.Is(err, fsutil.ErrTooLarge) || fsutil.Reason(err) != "too_large" {
-		t.Fatalf("err = %v, want too large", err)
-	}
-	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
-		t.Errorf("refusing an over-cap file allocated %d bytes: it was read first", got)
-	}
-	// At the cap exactly, it is read; one byte more is refused.
-	small := filepath.Join(t.TempDir(), "small")
-	writeFile(t, small, strings.Repeat("x", 100))
-	if b, err := readReplay(small, 100); err != nil || len(b) != 100 {
-		t.Fatalf("a file of exactly the cap: %d bytes, %v", len(b), err)
-	}
-	if _, err := readReplay(small, 99); !errors.Is(err, fsutil.ErrTooLarge) {
-		t.Fatalf("a file one byte over the cap: %v", err)
-	}
-}
-
 // TestKmsgPathHelpStatesCap: the replay cap is documented where the flag is.
 func TestKmsgPathHelpStatesCap(t *testing.T) {
 	app := kingpin.New("test", "")
@@ -98,7 +69,20 @@ func TestKmsgPathHelpStatesCap(t *testing.T) {
 	if f == nil || !strings.Contains(f.Model().Help, "larger than 64 MiB is refused") {
 		t.Fatalf("--collector.kmsg.path help does not state the replay cap: %+v", f)
 	}
-	if kmsgReplayMax != 64<<20 {
-		t.Fatalf("help says 64 MiB, cap is %d", kmsgReplayMax)
+	if kmsg.ReplayMax != 64<<20 {
+		t.Fatalf("help says 64 MiB, cap is %d", kmsg.ReplayMax)
+	}
+}
+
+// TestKmsgHelpStatesLabelCaps: the caps HELP states are the ones kept.
+func TestKmsgHelpStatesLabelCaps(t *testing.T) {
+	cg, comm := fmt.Sprintf("capped at %d bytes", kmsg.CgroupMax), fmt.Sprintf("comm (capped at %d bytes)", kmsg.CommMax)
+	for _, d := range []*prometheus.Desc{kmsgOOMKills, kmsgForkRejections, kmsgLastKillInfo} {
+		if !strings.Contains(d.String(), cg) {
+			t.Errorf("%s does not say %q", d, cg)
+		}
+	}
+	if !strings.Contains(kmsgLastKillInfo.String(), comm) {
+		t.Errorf("%s does not say %q", kmsgLastKillInfo, comm)
 	}
 }

@@ -132,7 +132,12 @@ func TestKmsgCloseSavesWhenFollowerBlocked(t *testing.T) {
 		path: "/dev/kmsg", statePath: state, stopWait: 200 * time.Millisecond,
 		open: func(kmsg.Position) (kmsg.Source, error) { return src, nil },
 	})
-	t.Cleanup(func() { close(src.release) }) // runs before the Close above
+	// Runs before the Close above and the temporary directory's removal:
+	// the released follower saves as it ends.
+	t.Cleanup(func() {
+		close(src.release)
+		waitFor(t, "the follower to end", func() bool { return c.follower.Stats().Reason == kmsg.ReasonStopped })
+	})
 	select {
 	case <-src.blocked:
 	case <-time.After(30 * time.Second):
@@ -155,9 +160,12 @@ func TestKmsgCloseSavesWhenFollowerBlocked(t *testing.T) {
 	// A scrape after Close answers at once with what was counted.
 	wantValue(t, c, "crashguard_kernel_oom_kills_all_total", memcg, kills)
 
+	// The same records again, then nothing new (never blocking).
+	rest := &hungSource{recs: recs, blocked: make(chan struct{}), release: make(chan struct{})}
+	close(rest.release)
 	again := newTestKmsg(t, cfg, kmsgOptions{
 		path: "/dev/kmsg", statePath: state,
-		open: func(kmsg.Position) (kmsg.Source, error) { return &replaySource{recs: recs}, nil },
+		open: func(kmsg.Position) (kmsg.Source, error) { return rest, nil },
 	})
 	wantValue(t, again, "crashguard_kmsg_start_mode", map[string]string{"mode": "resume"}, 1)
 	wantValue(t, again, "crashguard_kernel_oom_kills_all_total", memcg, 0)

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,10 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/crashguard/crashguard_exporter/internal/kmsg"
@@ -195,8 +196,8 @@ func TestKmsgEveryKnownEventFromZero(t *testing.T) {
 	writeFile(t, stream, "")
 	c := newTestKmsg(t, cfg, kmsgOptions{path: stream})
 	out := gather(t, c)
-	if n := strings.Count(out, "crashguard_kernel_events_total "); n != len(kmsgEventKeys()) || n != 34 {
-		t.Errorf("%d event series, want %d (34)", n, len(kmsgEventKeys()))
+	if n := strings.Count(out, "crashguard_kernel_events_total "); n != len(kmsg.EventKeys()) || n != 34 {
+		t.Errorf("%d event series, want %d (34)", n, len(kmsg.EventKeys()))
 	}
 	if n := strings.Count(out, "crashguard_kernel_oom_kills_all_total "); n != len(kmsg.Constraints()) {
 		t.Errorf("%d constraint series, want %d", n, len(kmsg.Constraints()))
@@ -428,7 +429,7 @@ func TestKmsgHostilePaths(t *testing.T) {
 	os.Symlink(loop, loop)
 	huge := filepath.Join(dir, "huge")
 	if f, err := os.Create(huge); err == nil {
-		f.Truncate(kmsgReplayMax + 1) // sparse
+		f.Truncate(kmsg.ReplayMax + 1) // sparse
 		f.Close()
 	}
 	garbage := filepath.Join(dir, "garbage")
@@ -515,42 +516,6 @@ func TestKmsgCloseStopsFollower(t *testing.T) {
 	wantValue(t, c, "crashguard_kmsg_follower_state", map[string]string{"reason": "stopped"}, 1)
 }
 
-// BenchmarkKmsgRecord measures what the follower spends per record in the
-// collector: parsing, classifying and counting, on a recorded boot log with
-// OOM kills, crashes and noise.
-func BenchmarkKmsgRecord(b *testing.B) {
-	data, err := os.ReadFile("../internal/kmsg/testdata/mixed.kmsg")
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := kmsg.SplitRecords(data)
-	cfg := Config{ProcPath: b.TempDir()}
-	c := newTestKmsg(b, cfg, kmsgOptions{path: filepath.Join(b.TempDir(), "absent"), open: func(kmsg.Position) (kmsg.Source, error) {
-		return nil, &os.PathError{Op: "open", Path: "none", Err: syscall.ENOENT}
-	}})
-	c.Close() // the benchmark feeds records itself
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for _, raw := range recs {
-			r, err := kmsg.ParseRecord(raw)
-			if err == nil {
-				c.handle(r)
-			}
-		}
-	}
-	b.StopTimer()
-	n := float64(b.N) * float64(len(recs))
-	b.ReportMetric(n/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric(float64(testing.AllocsPerRun(1, func() {
-		for _, raw := range recs {
-			if r, err := kmsg.ParseRecord(raw); err == nil {
-				c.handle(r)
-			}
-		}
-	}))/float64(len(recs)), "allocs/record")
-}
-
 // BenchmarkKmsgUpdate measures a scrape with the series cap full.
 func BenchmarkKmsgUpdate(b *testing.B) {
 	cfg := Config{ProcPath: b.TempDir()}
@@ -559,8 +524,8 @@ func BenchmarkKmsgUpdate(b *testing.B) {
 	}})
 	c.Close()
 	for i := 0; i < 1000; i++ {
-		c.handle(kmsg.Record{Seq: uint64(2 * i), Message: fmt.Sprintf("oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/x,task_memcg=%s-%d,task=a,pid=%d,uid=0", k8sCgroup, i, i+1)})
-		c.handle(kmsg.Record{Seq: uint64(2*i + 1), Message: fmt.Sprintf("Memory cgroup out of memory: Killed process %d (a) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0", i+1)})
+		c.tally.Handle(kmsg.Record{Seq: uint64(2 * i), Message: fmt.Sprintf("oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/x,task_memcg=%s-%d,task=a,pid=%d,uid=0", k8sCgroup, i, i+1)}, time.Now())
+		c.tally.Handle(kmsg.Record{Seq: uint64(2*i + 1), Message: fmt.Sprintf("Memory cgroup out of memory: Killed process %d (a) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0", i+1)}, time.Now())
 	}
 	reg := registry(b, map[string]Collector{"kmsg": c})
 	if n, err := testutil.GatherAndCount(reg, "crashguard_kernel_oom_kills_total"); err != nil || n != 1000 {
@@ -575,47 +540,41 @@ func BenchmarkKmsgUpdate(b *testing.B) {
 	}
 }
 
-// FuzzKmsgRecord feeds arbitrary records to the counting path: label values
-// stay valid UTF-8 within their caps and the series cap holds.
-func FuzzKmsgRecord(f *testing.F) {
-	data, err := os.ReadFile("../testdata/profiles/kmsg-oom/kmsg.stream")
-	if err != nil {
-		f.Fatal(err)
+// BenchmarkKmsgScrape measures the collector's own part of a scrape with
+// 1,000 per-cgroup series: one Update, without the registry's gathering.
+func BenchmarkKmsgScrape(b *testing.B) {
+	msgs := make([]string, 0, 2000)
+	for i := range 1000 {
+		msgs = append(msgs,
+			fmt.Sprintf("oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/x,task_memcg=%s-%d,task=a,pid=%d,uid=0", k8sCgroup, i, i+1),
+			fmt.Sprintf("Memory cgroup out of memory: Killed process %d (a) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0", i+1))
 	}
-	for _, r := range kmsg.SplitRecords(data) {
-		f.Add(r)
+	stream := filepath.Join(b.TempDir(), "stream")
+	if err := os.WriteFile(stream, []byte(kmsgRecords(0, msgs...)), 0o644); err != nil {
+		b.Fatal(err)
 	}
-	f.Add([]byte("3,1,1,-;cgroup: fork rejected by pids controller in /\xff\xfe" + strings.Repeat("x", 1000)))
-	cfg := Config{ProcPath: f.TempDir()}
-	c := newTestKmsg(f, cfg, kmsgOptions{path: "absent", maxSeries: 3, open: func(kmsg.Position) (kmsg.Source, error) {
-		return nil, &os.PathError{Op: "open", Path: "none", Err: syscall.ENOENT}
-	}})
+	c := newTestKmsg(b, Config{ProcPath: b.TempDir()}, kmsgOptions{path: stream})
+	ch := make(chan prometheus.Metric, 2000)
+	drain := func() (n int) {
+		for len(ch) > 0 {
+			<-ch
+			n++
+		}
+		return n
+	}
+	if err := c.Update(context.Background(), ch); err != nil {
+		b.Fatal(err)
+	}
+	if n := drain(); n < 1000 {
+		b.Fatalf("%d metrics", n)
+	}
 	c.Close()
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := kmsg.ParseRecord(b)
-		if err != nil {
-			return
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := c.Update(context.Background(), ch); err != nil {
+			b.Fatal(err)
 		}
-		c.handle(r)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if len(c.series) > 3 {
-			t.Fatalf("%d series kept, cap 3", len(c.series))
-		}
-		check := func(what, s string, max int) {
-			if len(s) > max || !utf8.ValidString(s) {
-				t.Fatalf("%s label %q: %d bytes or invalid UTF-8", what, s, len(s))
-			}
-		}
-		for k, s := range c.series {
-			check("cgroup", k.cgroup, kmsgCgroupLabelMax)
-			check("container_id", s.labels.ContainerID, 128)
-			check("pod_uid", s.labels.PodUID, 64)
-		}
-		check("comm", c.lastKill.comm, kmsgCommLabelMax)
-		check("last cgroup", c.lastKill.cgroup, kmsgCgroupLabelMax)
-		if len(c.events) > len(kmsgEventKeys())+len(kmsg.Kinds()) {
-			t.Fatalf("%d event series", len(c.events))
-		}
-	})
+		drain()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -63,6 +64,14 @@ const (
 	ReasonIO         = "io"
 	ReasonStopped    = "stopped"
 )
+
+// States lists the values of Stats.State: "running" and the reasons.
+func States() []string {
+	return []string{ReasonStarting, "running", ReasonPermission, ReasonNotFound, ReasonIO, ReasonStopped}
+}
+
+// Modes lists the start modes.
+func Modes() []Mode { return []Mode{ModeResume, ModeBeginning, ModeEnd} }
 
 // State file problems, bounded.
 const (
@@ -158,6 +167,18 @@ type Stats struct {
 	LastSeq         uint64
 }
 
+// State is "running" while running, otherwise the reason (ReasonIO for
+// one not in States): a bounded value.
+func (s Stats) State() string {
+	switch {
+	case s.Running:
+		return "running"
+	case slices.Contains(States(), s.Reason):
+		return s.Reason
+	}
+	return ReasonIO
+}
+
 var errRecordTooLarge = fmt.Errorf("kmsg record larger than %d bytes", maxBufferSize)
 
 // errRewind ends a pass that found the resume point impossible.
@@ -191,6 +212,15 @@ type Follower struct {
 	lastSave    time.Time
 	opened      bool
 	notified    notice // what OnChange last reported
+
+	ready     chan struct{} // closed once the start-up backlog is read (see Ready)
+	readyOnce sync.Once
+
+	// Start and Stop.
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when the goroutine of Start returns
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // notice is what a change must touch for OnChange to be called.
@@ -234,7 +264,7 @@ func NewFollower(cfg Config) (*Follower, error) {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
 	}
-	f := &Follower{cfg: cfg, notified: notice{reason: ReasonStarting}}
+	f := &Follower{cfg: cfg, notified: notice{reason: ReasonStarting}, ready: make(chan struct{})}
 	f.stats.Reason = ReasonStarting
 	return f, nil
 }
@@ -248,6 +278,72 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Ready is closed once Follow has read everything pending when it started
+// (Stats.CaughtUp), or found it cannot read the log (a failed open or
+// read: a start-up that cannot complete), or returned, or Stop gave up
+// waiting for it. A caller wanting a complete first count waits for it,
+// bounded by its own deadline.
+func (f *Follower) Ready() <-chan struct{} { return f.ready }
+
+func (f *Follower) markReady() { f.readyOnce.Do(func() { close(f.ready) }) }
+
+// Start runs Follow with handle in a goroutine of its own until Stop.
+// Call it at most once.
+func (f *Follower) Start(handle func(Record)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel, f.done = cancel, make(chan struct{})
+	go func() {
+		defer close(f.done)
+		f.Follow(ctx, handle)
+	}()
+}
+
+// Stop ends what Start started and saves the position of the last record
+// handled, so that a restart on the same boot handles nothing twice. It is
+// bounded: if the following goroutine does not return within wait (a read
+// blocked on a hung file system), the position of what it has handled so
+// far is saved from here, and that save too is abandoned after wait. Safe
+// to call concurrently with Stats and Ready; later calls return the first
+// one's result.
+func (f *Follower) Stop(wait time.Duration) error {
+	f.stopOnce.Do(func() { f.stopErr = f.stop(wait) })
+	return f.stopErr
+}
+
+func (f *Follower) stop(wait time.Duration) error {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	stuck := false
+	if f.cancel != nil {
+		f.cancel()
+		select {
+		case <-f.done:
+		case <-t.C:
+			stuck = true
+		}
+	}
+	// Nobody should wait for a backlog that is never read.
+	f.markReady()
+	// After a clean stop Follow has saved; this only retries a save that
+	// failed. If it is stuck, this is the save it cannot make.
+	saved := make(chan error, 1)
+	go func() { saved <- f.Save() }()
+	t.Reset(wait)
+	var err error
+	select {
+	case err = <-saved:
+	case <-t.C:
+		err = fmt.Errorf("timed out after %s", wait)
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("saving the kernel log position to %s: %w", f.cfg.StatePath, err)
+	case stuck:
+		return fmt.Errorf("kernel log follower did not stop within %s; saved the position of the last record it counted", wait)
+	}
+	return nil
 }
 
 // Stats returns a snapshot; safe for concurrent use.
@@ -567,10 +663,14 @@ func (f *Follower) set(fn func(s *Stats)) {
 	f.notify()
 }
 
-// notify calls OnChange if Running, Reason, StateProblem or CaughtUp
-// changed since it last did; only the following goroutine calls it.
+// notify closes Ready when it is due, and calls OnChange if Running,
+// Reason, StateProblem or CaughtUp changed since it last did; only the
+// following goroutine calls it.
 func (f *Follower) notify() {
 	snap := f.Stats()
+	if snap.Running && snap.CaughtUp || !snap.Running && snap.Reason != ReasonStarting {
+		f.markReady()
+	}
 	n := notice{running: snap.Running, reason: snap.Reason, problem: snap.StateProblem, caughtUp: snap.CaughtUp}
 	if n == f.notified {
 		return

@@ -1,8 +1,9 @@
 // Package kmsg reads the kernel log through /dev/kmsg: it parses records,
 // classifies the messages that matter for crash readiness (OOM kills, oopses,
-// lockups, hung tasks, I/O, filesystem and dm-thin errors), and follows the
+// lockups, hung tasks, I/O, filesystem and dm-thin errors), follows the
 // device across restarts with a small state file so that every event is
-// counted once.
+// counted once (Follower), and counts the events, per cgroup with
+// retention and a cap (Tally), into snapshots a collector maps to metrics.
 package kmsg
 
 import (
