@@ -230,14 +230,8 @@ func (sc *scan) classifyDump(d *dumpCandidate) Reason {
 	if sc.ctx.Err() != nil {
 		return unknown
 	}
-	b, err := sc.readTail(e.Path)
-	if err == nil {
-		b, err = TextTail(e.Path, b)
-	}
-	if err != nil {
-		if !fsutil.IsNotExist(err) {
-			sc.report(e.Path, err)
-		}
+	b, ok := sc.readLog(e.Path)
+	if !ok {
 		return unknown
 	}
 	reason := unknown

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -100,9 +98,10 @@ type Inventory struct {
 	Cores CoreFiles
 }
 
-// Problem is a file or directory a scan could not use: unreadable,
-// vanished while read, a symlink or special file where evidence belongs,
-// garbage. Err never carries the file's contents.
+// Problem is a file or directory a scan could not use: unreadable, a
+// symlink or special file where evidence belongs, garbage. A file that
+// vanished while the scan ran is not a Problem. Err never carries the
+// file's contents; fsutil.Reason names its kind.
 type Problem struct {
 	Path string
 	Err  error
@@ -186,16 +185,6 @@ type PstoreRecords struct {
 type RecordCount struct {
 	Backend, Kind string
 	Count         int
-}
-
-func (p *PstoreRecords) count(backend, kind string) {
-	for i := range p.Counts {
-		if c := &p.Counts[i]; c.Backend == backend && c.Kind == kind {
-			c.Count++
-			return
-		}
-	}
-	p.Counts = append(p.Counts, RecordCount{Backend: backend, Kind: kind, Count: 1})
 }
 
 // Cache keeps what scans read from files (a kernel log's classified
@@ -285,14 +274,19 @@ func (sc *scan) report(path string, err error) {
 	sc.inv.Problems = append(sc.inv.Problems, Problem{Path: path, Err: err})
 }
 
-// reportKind reports an entry that is a symlink or special file where a
-// dump, report or record belongs: it is neither followed nor opened.
-func (sc *scan) reportKind(e Entry) {
-	err := fsutil.ErrNotRegular
-	if e.Kind == KindSymlink {
-		err = fsutil.ErrSymlink
-	}
+// refuse reports an entry that is not a regular file where a dump, report,
+// record or core file belongs: it is neither followed nor opened.
+func (sc *scan) refuse(e Entry, err error) {
 	sc.report(e.Path, &fs.PathError{Op: "scan", Path: e.Path, Err: err})
+}
+
+// reportKind refuses a symlink or special file, saying which it is.
+func (sc *scan) reportKind(e Entry) {
+	if e.Kind == KindSymlink {
+		sc.refuse(e, fsutil.ErrSymlink)
+	} else {
+		sc.refuse(e, fsutil.ErrNotRegular)
+	}
 }
 
 func (sc *scan) cached(path string, size int64, mtime time.Time) (cachedFile, bool) {
@@ -332,6 +326,22 @@ func (sc *scan) readTail(path string) ([]byte, error) {
 		return sc.ReadTail(path, sc.readBytes())
 	}
 	return ReadTail(path, sc.readBytes())
+}
+
+// readLog reads the end of a kernel log for classification. A log that
+// cannot be used is a Problem; one that vanished is not.
+func (sc *scan) readLog(path string) ([]byte, bool) {
+	b, err := sc.readTail(path)
+	if err == nil {
+		b, err = TextTail(path, b)
+	}
+	if err != nil {
+		if !fsutil.IsNotExist(err) {
+			sc.report(path, err)
+		}
+		return nil, false
+	}
+	return b, true
 }
 
 func (sc *scan) readHead(path string, max int64) ([]byte, error) {
@@ -396,35 +406,4 @@ func (sc *scan) list(dir string, sel func(string) (int64, bool), top bool) ([]En
 		sc.inv.Listed = true
 	}
 	return entries, true
-}
-
-// coredumps inventories systemd-coredump's store.
-func (sc *scan) coredumps() {
-	entries, ok := sc.listTop()
-	if !ok {
-		return
-	}
-	for _, e := range entries {
-		cd, ok := ParseCoredumpName(e.Name)
-		if !ok {
-			continue
-		}
-		if e.Kind != KindRegular {
-			sc.report(e.Path, &fs.PathError{Op: "scan", Path: e.Path, Err: fsutil.ErrNotRegular})
-			continue
-		}
-		if sc.inv.Cores.add(e.Size, cd.Time, e.Name) {
-			sc.inv.Cores.Executable = cd.Comm
-		}
-	}
-}
-
-// sortRecords orders record counts by backend, then kind.
-func sortRecords(c []RecordCount) {
-	slices.SortFunc(c, func(a, b RecordCount) int {
-		if n := strings.Compare(a.Backend, b.Backend); n != 0 {
-			return n
-		}
-		return strings.Compare(a.Kind, b.Kind)
-	})
 }

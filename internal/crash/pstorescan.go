@@ -1,9 +1,9 @@
 package crash
 
 import (
-	"io/fs"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crashguard/crashguard_exporter/internal/fsutil"
@@ -56,7 +56,7 @@ func (sc *scan) pstore() {
 			return
 		}
 		if e.Kind != KindRegular {
-			sc.report(e.Path, &fs.PathError{Op: "scan", Path: e.Path, Err: fsutil.ErrNotRegular})
+			sc.refuse(e, fsutil.ErrNotRegular)
 			return
 		}
 		recs = append(recs, pstoreRecord{e: e, p: p, t: pstoreTime(p, e.ModTime), dir: dir})
@@ -161,14 +161,8 @@ func (sc *scan) classifyParts(parts []Entry) Reason {
 		if sc.ctx.Err() != nil {
 			return Reason{Class: ClassUnknown}
 		}
-		b, err := sc.readTail(p.Path)
-		if err == nil {
-			b, err = TextTail(p.Path, b)
-		}
-		if err != nil {
-			if !fsutil.IsNotExist(err) {
-				sc.report(p.Path, err)
-			}
+		b, ok := sc.readLog(p.Path)
+		if !ok {
 			continue
 		}
 		if text == nil {
@@ -180,4 +174,24 @@ func (sc *scan) classifyParts(parts []Entry) Reason {
 	reason := Classify(text)
 	sc.keep(key.Path, cachedFile{size: size, mtime: mtime, reason: reason})
 	return reason
+}
+
+func (p *PstoreRecords) count(backend, kind string) {
+	for i := range p.Counts {
+		if c := &p.Counts[i]; c.Backend == backend && c.Kind == kind {
+			c.Count++
+			return
+		}
+	}
+	p.Counts = append(p.Counts, RecordCount{Backend: backend, Kind: kind, Count: 1})
+}
+
+// sortRecords orders record counts by backend, then kind.
+func sortRecords(c []RecordCount) {
+	slices.SortFunc(c, func(a, b RecordCount) int {
+		if n := strings.Compare(a.Backend, b.Backend); n != 0 {
+			return n
+		}
+		return strings.Compare(a.Kind, b.Kind)
+	})
 }
