@@ -2,9 +2,7 @@ package collector
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"os"
@@ -367,8 +365,8 @@ func TestCrashfilesSymlinks(t *testing.T) {
 
 	var reads atomic.Int32
 	c := build(t, "crashfiles", cfg).(*crashfilesCollector)
-	tail := c.readTail
-	c.readTail = func(p string, max int64) ([]byte, error) { reads.Add(1); return tail(p, max) }
+	tail := c.scanner.ReadTail
+	c.scanner.ReadTail = func(p string, max int64) ([]byte, error) { reads.Add(1); return tail(p, max) }
 	out := cfSeries(t, c)
 	for _, want := range []string{
 		`crashguard_crash_dumps{dir="/var/crash",state="complete"} 1`,
@@ -403,8 +401,8 @@ func TestCrashfilesSparseDmesgReadAsTail(t *testing.T) {
 	f.Close()
 	c := build(t, "crashfiles", cfg, "--collector.crashfiles.read-bytes=65536").(*crashfilesCollector)
 	var got atomic.Int64
-	tail := c.readTail
-	c.readTail = func(p string, max int64) ([]byte, error) {
+	tail := c.scanner.ReadTail
+	c.scanner.ReadTail = func(p string, max int64) ([]byte, error) {
 		b, err := tail(p, max)
 		got.Add(int64(len(b)))
 		return b, err
@@ -428,8 +426,8 @@ func TestCrashfilesClassificationCached(t *testing.T) {
 	})
 	c := build(t, "crashfiles", cfg).(*crashfilesCollector)
 	var reads atomic.Int32
-	tail := c.readTail
-	c.readTail = func(p string, max int64) ([]byte, error) { reads.Add(1); return tail(p, max) }
+	tail := c.scanner.ReadTail
+	c.scanner.ReadTail = func(p string, max int64) ([]byte, error) { reads.Add(1); return tail(p, max) }
 	for i := 0; i < 3; i++ {
 		if out := cfSeries(t, c); !strings.Contains(out, `class="thin_metadata_bug"`) {
 			t.Fatalf("scrape %d:\n%s", i, out)
@@ -487,7 +485,7 @@ func TestCrashfilesPstorePermissionDenied(t *testing.T) {
 	var logs cfLogBuffer
 	c.logger = log.NewLogfmtLogger(&logs)
 	pstore := cfg.Sys("fs", "pstore")
-	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
+	c.scanner.Reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
 		if p == pstore {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EACCES}, true
 		}
@@ -518,7 +516,7 @@ func TestCrashfilesUnreadableDumpDir(t *testing.T) {
 	})
 	locked := filepath.Join(cfg.RootPath, "var/crash/202502020000")
 	c := build(t, "crashfiles", cfg).(*crashfilesCollector)
-	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
+	c.scanner.Reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
 		if p == locked {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EACCES}, true
 		}
@@ -540,7 +538,7 @@ func TestCrashfilesVanishingDumpDir(t *testing.T) {
 	})
 	gone := filepath.Join(cfg.RootPath, "var/crash/202502020000")
 	c := build(t, "crashfiles", cfg).(*crashfilesCollector)
-	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
+	c.scanner.Reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
 		if p == gone {
 			os.RemoveAll(gone) // removed between the parent's listing and this one
 			return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.ENOENT}, true
@@ -565,7 +563,7 @@ func TestCrashfilesHungDirHonoursDeadline(t *testing.T) {
 	hung := cfg.Root("var/crash")
 	// A dead NFS server: the call ignores its context and returns only
 	// when the server comes back.
-	c.reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
+	c.scanner.Reader = &cfHookReader{DirReader: crash.NewOSDirReader(), readDir: func(p string) ([]string, error, bool) {
 		if p != hung {
 			return nil, nil, false
 		}
@@ -677,84 +675,6 @@ func TestCrashfilesGarbageNames(t *testing.T) {
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("missing %s in\n%s", want, out)
-		}
-	}
-}
-
-func cfApportField(text []byte) string {
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	zw.Write(text)
-	zw.Close()
-	b := gz.Bytes()
-	var s strings.Builder
-	s.WriteString("base64\n")
-	for len(b) > 0 { // apport encodes each block on its own line
-		n := min(len(b), 40)
-		s.WriteString(" " + base64.StdEncoding.EncodeToString(b[:n]) + "\n")
-		b = b[n:]
-	}
-	return s.String()
-}
-
-func TestApportKernelLog(t *testing.T) {
-	log := []byte(cfThinBug)
-	for name, tc := range map[string]struct {
-		report string
-		want   string
-	}{
-		"base64 gzip": {"ProblemType: KernelCrash\nVmCoreDmesg: " + cfApportField(log), cfThinBug},
-		"plain text":  {"ProblemType: KernelCrash\nVmCoreDmesg: [ 1.0] first\n [ 1.1] second\nUname: Linux\n", "[ 1.0] first\n[ 1.1] second"},
-		"first field": {"VmCoreDmesg: only", "only"},
-		"absent":      {"ProblemType: KernelCrash\nUname: Linux\n", ""},
-		"bad base64":  {"VmCoreDmesg: base64\n !!!!\n", ""},
-		"cut stream":  {"VmCoreDmesg: " + cfApportField(log)[:60], ""},
-	} {
-		got := string(apportKernelLog([]byte(tc.report)))
-		if name == "cut stream" {
-			if len(got) > len(cfThinBug) || !strings.HasPrefix(cfThinBug, got) {
-				t.Errorf("%s: %q", name, got)
-			}
-			continue
-		}
-		if got != tc.want {
-			t.Errorf("%s: got %q want %q", name, got, tc.want)
-		}
-	}
-	// A compression bomb inflates to at most maxInflate and keeps the end.
-	bomb := append(bytes.Repeat([]byte{'A'}, 40<<20), []byte("END")...)
-	got := apportKernelLog([]byte("VmCoreDmesg: " + cfApportField(bomb)))
-	if len(got) != maxEmbeddedLog || bytes.HasSuffix(got, []byte("END")) {
-		t.Errorf("bomb: %d bytes, suffix %q", len(got), got[len(got)-3:])
-	}
-}
-
-func FuzzApportKernelLog(f *testing.F) {
-	f.Add([]byte("VmCoreDmesg: " + cfApportField([]byte(cfThinBug))))
-	f.Add([]byte("VmCoreDmesg: x\n y\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if out := apportKernelLog(b); len(out) > maxEmbeddedLog {
-			t.Fatalf("%d bytes", len(out))
-		}
-	})
-}
-
-func TestPstoreEfiTime(t *testing.T) {
-	p, _ := crash.ParsePstoreName("dmesg-efi-171567965802001")
-	if got := pstoreTime(p, time.Time{}); got.Unix() != 1715679658 {
-		t.Errorf("efi time %v", got)
-	}
-	g1, part, _ := efiGroup(p)
-	p1, _ := crash.ParsePstoreName("dmesg-efi-171567965801001")
-	g2, part1, _ := efiGroup(p1)
-	if g1 != g2 || part != 2 || part1 != 1 {
-		t.Errorf("groups %d %d parts %d %d", g1, g2, part, part1)
-	}
-	mt := time.Unix(42, 0)
-	for _, n := range []string{"dmesg-ramoops-0", "dmesg-erst-7312465811259981825", "dmesg-efi-1"} {
-		p, _ := crash.ParsePstoreName(n)
-		if got := pstoreTime(p, mt); !got.Equal(mt) {
-			t.Errorf("%s: %v", n, got)
 		}
 	}
 }

@@ -2,6 +2,8 @@ package crash
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"strconv"
 	"strings"
 	"time"
@@ -142,4 +144,82 @@ func capString(s string, max int) string {
 		i--
 	}
 	return s[:i]
+}
+
+const (
+	// maxEmbeddedLog caps the decompressed kernel log taken from an apport
+	// kernel report; only its end is kept, where the crash is.
+	maxEmbeddedLog = MaxClassifyBytes
+	// maxInflate bounds how much a compressed embedded log may inflate to.
+	maxInflate = 16 << 20
+)
+
+// apportKernelLog returns the kernel log embedded in (the end of) an apport
+// kernel report: the VmCoreDmesg: field, either plain text on indented
+// continuation lines or, as apport writes file contents, "base64" followed
+// by one independently encoded block per line that together form a gzip
+// stream. Only the last maxEmbeddedLog bytes are kept.
+func apportKernelLog(b []byte) []byte {
+	const key = "VmCoreDmesg:"
+	i := bytes.Index(b, []byte("\n"+key))
+	switch {
+	case i >= 0:
+		b = b[i+1+len(key):]
+	case bytes.HasPrefix(b, []byte(key)):
+		b = b[len(key):]
+	default:
+		return nil
+	}
+	first, rest, _ := bytes.Cut(b, []byte("\n"))
+	var lines [][]byte
+	for len(rest) > 0 && rest[0] == ' ' {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		lines = append(lines, line[1:])
+	}
+	if string(bytes.TrimSpace(first)) != "base64" {
+		out := append([]byte(nil), bytes.TrimSpace(first)...)
+		for _, l := range lines {
+			out = append(out, '\n')
+			out = append(out, l...)
+		}
+		return lastBytes(out, maxEmbeddedLog)
+	}
+	var gz []byte
+	for _, l := range lines {
+		dec, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(l)))
+		if err != nil {
+			break
+		}
+		gz = append(gz, dec...)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil
+	}
+	// A ring of the last maxEmbeddedLog bytes, inflating no more than
+	// maxInflate in all; a cut or corrupt stream keeps what came out.
+	var out []byte
+	buf := make([]byte, 32<<10)
+	total := 0
+	for total < maxInflate {
+		n, err := zr.Read(buf)
+		total += n
+		out = lastBytes(append(out, buf[:n]...), maxEmbeddedLog)
+		if err != nil {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// lastBytes keeps the last n bytes of b, in b's own array.
+func lastBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return append(b[:0], b[len(b)-n:]...)
+	}
+	return b
 }

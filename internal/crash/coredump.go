@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crashguard/crashguard_exporter/internal/fsutil"
 	"github.com/crashguard/crashguard_exporter/internal/ident"
 )
 
@@ -104,4 +105,25 @@ func decodeComm(s string) string {
 		return r
 	}, strings.ToValidUTF8(string(b), "\uFFFD"))
 	return capString(out, MaxCommLen)
+}
+
+// coredumps inventories systemd-coredump's store.
+func (sc *scan) coredumps() {
+	entries, ok := sc.listTop()
+	if !ok {
+		return
+	}
+	for _, e := range entries {
+		cd, ok := ParseCoredumpName(e.Name)
+		if !ok {
+			continue
+		}
+		if e.Kind != KindRegular {
+			sc.refuse(e, fsutil.ErrNotRegular)
+			continue
+		}
+		if sc.inv.Cores.add(e.Size, cd.Time, e.Name) {
+			sc.inv.Cores.Executable = cd.Comm
+		}
+	}
 }

@@ -9,7 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -134,64 +134,41 @@ type ScanStats struct {
 // the listing are skipped quietly; other lstat failures are counted. A nil
 // reader means the operating system (NewOSDirReader).
 func ScanDir(ctx context.Context, r DirReader, dir string, lim Limits) ([]Entry, ScanStats, error) {
-	var st ScanStats
 	if r == nil {
 		r = defaultReader
 	}
-	maxNames := lim.MaxNames
-	if maxNames <= 0 {
-		maxNames = DefaultMaxNames
-	}
-	top := topNames{max: lim.MaxEntries}
-	if top.max <= 0 {
-		top.max = DefaultMaxEntries
-	}
 	if err := ctx.Err(); err != nil {
-		return nil, st, err
+		return nil, ScanStats{}, err
 	}
-	read := 0
-	readErr := r.ReadNames(ctx, dir, func(names []string) bool {
-		for _, name := range names {
-			if read == maxNames {
-				st.Truncated = true
-				return false
-			}
-			read++
-			if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 {
-				st.Unreadable++
-				continue
-			}
-			var rank int64
-			if lim.Select != nil {
-				var ok bool
-				if rank, ok = lim.Select(name); !ok {
-					st.Ignored++
-					continue
-				}
-			}
-			top.offer(name, rank)
-		}
-		return ctx.Err() == nil
-	})
+	l := &listing{ctx: ctx, sel: lim.Select, maxNames: lim.MaxNames, top: topNames{max: lim.MaxEntries}}
+	if l.maxNames <= 0 {
+		l.maxNames = DefaultMaxNames
+	}
+	if l.top.max <= 0 {
+		l.top.max = DefaultMaxEntries
+	}
+	defer l.top.release()
+	readErr := r.ReadNames(ctx, dir, l.names)
+	st := &l.st
 	if err := ctx.Err(); err != nil {
-		return nil, st, err
+		return nil, *st, err
 	}
-	if top.dropped {
+	if l.top.dropped {
 		st.Truncated = true
 	}
-	if readErr != nil && len(top.h) == 0 {
-		return nil, st, readErr
+	if readErr != nil && len(l.top.h) == 0 {
+		return nil, *st, readErr
 	}
-	out := make([]Entry, 0, len(top.h))
-	for _, c := range top.h {
+	out := make([]Entry, 0, len(l.top.h))
+	for _, c := range l.top.h {
 		if err := ctx.Err(); err != nil {
-			return nil, st, err
+			return nil, *st, err
 		}
 		p := filepath.Join(dir, c.name)
 		fi, err := r.Lstat(ctx, p)
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
-				return nil, st, cerr
+				return nil, *st, cerr
 			}
 			if errors.Is(err, fs.ErrNotExist) {
 				st.Vanished++
@@ -202,11 +179,47 @@ func ScanDir(ctx context.Context, r DirReader, dir string, lim Limits) ([]Entry,
 		}
 		out = append(out, Entry{Name: c.name, Path: p, Kind: kindOf(fi.Mode()), Size: fi.Size(), ModTime: fi.ModTime()})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	if readErr != nil && !errors.Is(readErr, io.EOF) {
-		return out, st, readErr
+		return out, *st, readErr
 	}
-	return out, st, nil
+	return out, *st, nil
+}
+
+// listing is what ScanDir keeps while names are read: one allocation,
+// since the DirReader holds on to it.
+type listing struct {
+	ctx      context.Context
+	sel      func(name string) (rank int64, ok bool)
+	maxNames int
+	read     int
+	st       ScanStats
+	top      topNames
+}
+
+// names takes one batch of names from ReadNames.
+func (l *listing) names(names []string) bool {
+	for _, name := range names {
+		if l.read == l.maxNames {
+			l.st.Truncated = true
+			return false
+		}
+		l.read++
+		if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 {
+			l.st.Unreadable++
+			continue
+		}
+		var rank int64
+		if l.sel != nil {
+			var ok bool
+			if rank, ok = l.sel(name); !ok {
+				l.st.Ignored++
+				continue
+			}
+		}
+		l.top.offer(name, rank)
+	}
+	return l.ctx.Err() == nil
 }
 
 // topNames keeps the max highest-ranked names offered to it, as a min-heap
@@ -214,6 +227,7 @@ func ScanDir(ctx context.Context, r DirReader, dir string, lim Limits) ([]Entry,
 type topNames struct {
 	max     int
 	h       []rankedName
+	hp      *[]rankedName // h's array, from heaps
 	dropped bool
 }
 
@@ -226,8 +240,27 @@ func (a rankedName) less(b rankedName) bool {
 	return a.rank < b.rank || a.rank == b.rank && a.name < b.name
 }
 
+// heaps are topNames' backing arrays, reused: every dump directory of a
+// crash directory is listed on every scrape.
+var heaps = sync.Pool{New: func() any { return new([]rankedName) }}
+
+// release hands the heap back for reuse; the names in it stay valid.
+func (t *topNames) release() {
+	if t.hp == nil {
+		return
+	}
+	clear(t.h)
+	*t.hp = t.h[:0]
+	heaps.Put(t.hp)
+	t.hp, t.h = nil, nil
+}
+
 func (t *topNames) offer(name string, rank int64) {
 	c := rankedName{rank, name}
+	if t.hp == nil {
+		t.hp = heaps.Get().(*[]rankedName)
+		t.h = (*t.hp)[:0]
+	}
 	if len(t.h) < t.max {
 		c.name = strings.Clone(name)
 		t.h = append(t.h, c)
@@ -290,6 +323,10 @@ type lane struct {
 	sem  chan struct{}
 	refs int
 }
+
+// freeLanes are lanes no one holds: a scrape makes a call on a lane for
+// every dump directory and file, each lane used and dropped at once.
+var freeLanes = sync.Pool{New: func() any { return &lane{sem: make(chan struct{}, 1)} }}
 
 // NewOSDirReader returns a reader over the real file system.
 func NewOSDirReader() *OSDirReader {
@@ -386,12 +423,14 @@ func (r *OSDirReader) ReadNames(ctx context.Context, path string, fn func(names 
 
 // Lstat implements DirReader.
 func (r *OSDirReader) Lstat(ctx context.Context, path string) (fs.FileInfo, error) {
-	var fi fs.FileInfo
-	var err error
-	if cerr := r.run(ctx, filepath.Dir(filepath.Clean(path)), func() { fi, err = r.lstat(path) }); cerr != nil {
+	res := new(struct {
+		fi  fs.FileInfo
+		err error
+	})
+	if cerr := r.run(ctx, filepath.Dir(filepath.Clean(path)), func() { res.fi, res.err = r.lstat(path) }); cerr != nil {
 		return nil, cerr
 	}
-	return fi, err
+	return res.fi, res.err
 }
 
 func (r *OSDirReader) acquireRef(key string) *lane {
@@ -399,7 +438,7 @@ func (r *OSDirReader) acquireRef(key string) *lane {
 	defer r.mu.Unlock()
 	l := r.lanes[key]
 	if l == nil {
-		l = &lane{sem: make(chan struct{}, 1)}
+		l = freeLanes.Get().(*lane)
 		r.lanes[key] = l
 	}
 	l.refs++
@@ -411,7 +450,9 @@ func (r *OSDirReader) releaseRef(key string, l *lane) {
 	defer r.mu.Unlock()
 	l.refs--
 	if l.refs == 0 {
+		// No one holds or waits for it, so its semaphore is free.
 		delete(r.lanes, key)
+		freeLanes.Put(l)
 	}
 }
 

@@ -44,6 +44,24 @@ func ReadTailIn(t *fsutil.Tree, path string, max int64) ([]byte, error) {
 	return buf[:got], nil
 }
 
+// ReadHead returns at most the first max bytes of a regular file, opened as
+// ReadTail opens it.
+func ReadHead(path string, max int64) ([]byte, error) { return ReadHeadIn(nil, path, max) }
+
+// ReadHeadIn is ReadHead for a file that must lie inside tree t.
+func ReadHeadIn(t *fsutil.Tree, path string, max int64) ([]byte, error) {
+	f, _, err := t.Open(path, true)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max))
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	return b, nil
+}
+
 // TextTail returns the part of a kernel log tail read from path that
 // follows its last NUL byte. A kernel never writes NULs into
 // vmcore-dmesg.txt, dmesg.<stamp>, an apport report or an uncompressed
