@@ -24,6 +24,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/crashguard/crashguard_exporter/internal/fixture"
 )
 
 // repoRoot is the module root, relative to this package.
@@ -147,6 +149,9 @@ func copyProfile(t testing.TB, name string) string {
 	})
 	if err != nil {
 		t.Fatalf("copying profile %s: %v", name, err)
+	}
+	if err := fixture.ApplyMtimes(dst); err != nil {
+		t.Fatalf("profile %s: %v", name, err)
 	}
 	return dst
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/crashguard/crashguard_exporter/internal/fixture"
 )
 
 const profilesDir = "../testdata/profiles"
@@ -24,6 +26,10 @@ func profileConfig(t testing.TB, profile string) Config {
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("fixture profile %s: %v", profile, err)
+	}
+	// Git keeps no mtimes; the profile's manifest sets those that matter.
+	if err := fixture.ApplyMtimes(dir); err != nil {
+		t.Fatal(err)
 	}
 	return Config{ProcPath: filepath.Join(dir, "proc"), SysPath: filepath.Join(dir, "sys"), RootPath: filepath.Join(dir, "root")}
 }
@@ -111,6 +117,9 @@ func copyProfile(t *testing.T, profile string) Config {
 		}
 		return os.WriteFile(target, b, 0o644)
 	})
+	if err == nil {
+		err = fixture.ApplyMtimes(dst)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ type kdumpCollector struct {
 	logger log.Logger
 	// space finds and statfs's the dump directory off the scrape goroutine.
 	space *targetSpace
+	boot  *kdumpBoot // initramfs freshness and the default reservation
 
 	capture, loaded, reserved, kexecLoaded     *prometheus.Desc
 	regions, iomemBytes                        *prometheus.Desc
@@ -50,6 +51,7 @@ func newKdumpCollector(cfg Config, logger log.Logger) *kdumpCollector {
 		cfg:              cfg,
 		logger:           logger,
 		space:            newTargetSpace(os.Stat, statfsBytes),
+		boot:             newKdumpBoot(),
 		capture:          d("capture_kernel", "1 when this is the capture (kdump) kernel itself (/proc/vmcore exists); no other kdump metrics are exported then."),
 		loaded:           d("crash_kernel_loaded", "Value of /sys/kernel/kexec_crash_loaded: 1 when a crash kernel is loaded, so a panic boots it and a dump can be written."),
 		reserved:         d("crash_kernel_reserved_bytes", "Value of /sys/kernel/kexec_crash_size: memory reserved for the crash kernel (with crashkernel=X,high only the high region); 0 when nothing is reserved."),
@@ -75,6 +77,7 @@ func (c *kdumpCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.fadumpEnabled, c.fadumpRegistered} {
 		ch <- d
 	}
+	c.boot.describe(ch)
 }
 
 func (c *kdumpCollector) Update(ctx context.Context, ch chan<- prometheus.Metric) error {
@@ -133,6 +136,7 @@ func (c *kdumpCollector) Update(ctx context.Context, ch chan<- prometheus.Metric
 	}
 
 	c.updateTarget(ctx, ch)
+	c.boot.update(ctx, c.cfg, ram, ch)
 	c.updateFadump(ctx, ch)
 	return nil
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/crashguard/crashguard_exporter/internal/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -182,6 +184,11 @@ func TestGolden(t *testing.T) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
 			abs, _ := filepath.Abs(dir)
+			// Git keeps no mtimes; the profile's manifest sets those that
+			// matter (idempotent, and only times change).
+			if err := fixture.ApplyMtimes(abs); err != nil {
+				t.Fatal(err)
+			}
 			e := start(t, profileArgs(t, abs)...)
 			code, body := e.get(t, "/metrics")
 			if code != 200 {
