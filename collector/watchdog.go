@@ -28,7 +28,6 @@ type watchdogCollector struct {
 	detector                               *prometheus.Desc
 	devices, info, active, timeout         *prometheus.Desc
 	pretimeout, governor, nowayout, bootSt *prometheus.Desc
-	status                                 *prometheus.Desc
 }
 
 func newWatchdogCollector(cfg Config) *watchdogCollector {
@@ -58,8 +57,6 @@ func newWatchdogCollector(cfg Config) *watchdogCollector {
 		nowayout: d("watchdog", "device_nowayout", "Value of the device's nowayout: 1 when the timer, once started, cannot be stopped."+perDevice, "device"),
 		bootSt: d("watchdog", "device_boot_status", "1 if the WDIOF_ flag is set in the device's bootstatus, which describes the last reset: card_reset means the watchdog itself reset the machine "+
 			"(the previous boot hung); overheat, fan_fault, power_under, power_over, extern1, extern2 name other causes. Many drivers report none."+perDevice, "device", "flag"),
-		status: d("watchdog", "device_status", "Value of the device's status (WDIOF_ bits, e.g. 0x8000 keepalive ping seen since the last read, 0x200 pretimeout supported). Reading it clears the keepalive bit, as wdctl's reading does."+perDevice,
-			"device"),
 	}
 }
 
@@ -67,7 +64,7 @@ func (c *watchdogCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.sysctl {
 		ch <- d
 	}
-	for _, d := range []*prometheus.Desc{c.detector, c.devices, c.info, c.active, c.timeout, c.pretimeout, c.governor, c.nowayout, c.bootSt, c.status} {
+	for _, d := range []*prometheus.Desc{c.detector, c.devices, c.info, c.active, c.timeout, c.pretimeout, c.governor, c.nowayout, c.bootSt} {
 		ch <- d
 	}
 }
@@ -112,7 +109,6 @@ func (c *watchdogCollector) emitDevice(ch chan<- prometheus.Metric, d watchdog.D
 	gauge(c.timeout, watchdog.AttrTimeout, float64(d.Timeout))
 	gauge(c.pretimeout, watchdog.AttrPretimeout, float64(d.Pretimeout))
 	gauge(c.nowayout, watchdog.AttrNowayout, boolFloat(d.Nowayout))
-	gauge(c.status, watchdog.AttrStatus, float64(d.Status))
 	for _, g := range watchdog.Governors {
 		gauge(c.governor, watchdog.AttrGovernor, boolFloat(d.Governor == g), g)
 	}

@@ -70,9 +70,15 @@ func TestWatchdogCollectorArmedITCO(t *testing.T) {
 		`crashguard_watchdog_device_pretimeout_governor{device="watchdog0",governor="noop"}`:  0,
 		`crashguard_watchdog_device_nowayout{device="watchdog0"}`:                             0,
 		`crashguard_watchdog_device_boot_status{device="watchdog0",flag="card_reset"}`:        0,
-		`crashguard_watchdog_device_status{device="watchdog0"}`:                               0x8200,
 		`crashguard_scrape_collector_success{collector="c"}`:                                  1,
 	})
+	// status is in the fixture as on a real host but never read: the
+	// kernel clears the keepalive bit on every read.
+	for k := range got {
+		if strings.Contains(k, "device_status") {
+			t.Errorf("status read: %s", k)
+		}
+	}
 }
 
 func TestWatchdogCollectorCloudVM(t *testing.T) {

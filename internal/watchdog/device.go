@@ -18,8 +18,7 @@ type Attr uint16
 
 // The attributes ReadDevices reads (Documentation/ABI/testing/
 // sysfs-class-watchdog). pretimeout exists only for devices that support
-// one; pretimeout_governor only with CONFIG_WATCHDOG_PRETIMEOUT_GOV too;
-// status only for drivers with a status callback before Linux 5.x.
+// one; pretimeout_governor only with CONFIG_WATCHDOG_PRETIMEOUT_GOV too.
 const (
 	AttrIdentity Attr = 1 << iota
 	AttrState
@@ -28,7 +27,6 @@ const (
 	AttrGovernor
 	AttrNowayout
 	AttrBootStatus
-	AttrStatus
 )
 
 // Device is one /sys/class/watchdog/watchdogN. A field is meaningful only
@@ -44,7 +42,6 @@ type Device struct {
 	Governor   string
 	Nowayout   bool   // once started, the timer cannot be stopped
 	BootStatus uint64 // WDIOF_* bits describing the last reset
-	Status     uint64 // WDIOF_* bits now
 	Has        Attr
 }
 
@@ -115,11 +112,11 @@ func readDevice(r fsutil.Reader, dir, name string, problems *[]error) Device {
 		return fsutil.Garbage(p, "want active or inactive, got "+fsutil.Excerpt(s))
 	})
 	read("timeout", AttrTimeout, func(p, s string) (err error) {
-		d.Timeout, err = number(p, s, false)
+		d.Timeout, err = number(p, s)
 		return err
 	})
 	read("pretimeout", AttrPretimeout, func(p, s string) (err error) {
-		d.Pretimeout, err = number(p, s, false)
+		d.Pretimeout, err = number(p, s)
 		return err
 	})
 	read("pretimeout_governor", AttrGovernor, func(p, s string) (err error) {
@@ -131,7 +128,7 @@ func readDevice(r fsutil.Reader, dir, name string, problems *[]error) Device {
 		return err
 	})
 	read("nowayout", AttrNowayout, func(p, s string) error {
-		n, err := number(p, s, false)
+		n, err := number(p, s)
 		if err == nil && n > 1 {
 			err = fsutil.Garbage(p, "want 0 or 1, got "+fsutil.Excerpt(s))
 		}
@@ -139,26 +136,19 @@ func readDevice(r fsutil.Reader, dir, name string, problems *[]error) Device {
 		return err
 	})
 	read("bootstatus", AttrBootStatus, func(p, s string) (err error) {
-		d.BootStatus, err = number(p, s, false)
+		d.BootStatus, err = number(p, s)
 		return err
 	})
-	read("status", AttrStatus, func(p, s string) (err error) {
-		// "0x%x" since Linux 5.x; "%u" before.
-		d.Status, err = number(p, s, true)
-		return err
-	})
+	// "status" is never read: the kernel clears the device's keepalive bit
+	// on every read (watchdog_get_status), so reading it would change what
+	// wdctl and the watchdog daemon see.
 	return d
 }
 
-// number parses a value the kernel printed with %u or, when hex is set,
-// with %u or 0x%x.
-func number(path, s string, hex bool) (uint64, error) {
-	digits, base := s, 10
-	if hex && strings.HasPrefix(s, "0x") {
-		digits, base = s[2:], 16
-	}
-	v, err := strconv.ParseUint(digits, base, 32)
-	if err != nil || digits == "" || digits[0] == '+' {
+// number parses a value the kernel printed with %u.
+func number(path, s string) (uint64, error) {
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || s == "" || s[0] == '+' {
 		return 0, fsutil.Garbage(path, "want an unsigned number, got "+fsutil.Excerpt(s))
 	}
 	return v, nil
